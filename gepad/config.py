@@ -1,0 +1,184 @@
+"""Daemon settings: one TOML file plus environment variables, environment winning.
+
+Paths follow systemd first (``$STATE_DIRECTORY``, ``$RUNTIME_DIRECTORY``), then XDG, so the same
+binary does the right thing as a system unit, a user unit, or from a shell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+__all__ = ["ConfigError", "Settings", "TokenGrant", "hash_token", "load_settings"]
+
+DEFAULT_CONFIG_NAME = "gepad.toml"
+_N = TypeVar("_N", int, float)
+
+
+class ConfigError(ValueError):
+    """The configuration file or environment holds a value gepad cannot use."""
+
+
+def hash_token(token: str) -> str:
+    """Tokens are stored and compared as SHA-256 hex digests, never in plain text."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    """A bearer token's scope: one user's data, or everything when ``user`` is None (admin)."""
+
+    sha256: str
+    user: str | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.user is None
+
+
+@dataclass(frozen=True)
+class Settings:
+    state_dir: Path
+    runtime_dir: Path
+    socket_path: Path
+    tcp_address: str | None = None
+    tokens: tuple[TokenGrant, ...] = ()
+    config_path: Path | None = None
+    # Seconds in-flight RPCs get to finish on shutdown before they are cancelled.
+    grace_seconds: float = 3.0
+    # Upper bound on how many writes one transaction groups (group commit).
+    writer_batch_max: int = 1024
+    max_message_bytes: int = 4 * 1024 * 1024
+    # Rounds allowed to run at the same time across all users.
+    max_concurrent_rounds: int = 2
+    # Cron (minute hour day month weekday) of the nightly round for users with new data.
+    nightly_cron: str = "17 3 * * *"
+    # Debounce before a feedback-count trigger starts a round.
+    evolve_debounce_seconds: float = 30.0
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def database_path(self) -> Path:
+        return self.state_dir / "gepad.sqlite3"
+
+    def grant_for(self, token: str) -> TokenGrant | None:
+        digest = hash_token(token)
+        for grant in self.tokens:
+            if grant.sha256 == digest:
+                return grant
+        return None
+
+
+def default_config_path(env: Mapping[str, str]) -> Path:
+    if "GEPAD_CONFIG" in env:
+        return Path(env["GEPAD_CONFIG"])
+    if "CONFIGURATION_DIRECTORY" in env:
+        return Path(env["CONFIGURATION_DIRECTORY"].split(":")[0]) / DEFAULT_CONFIG_NAME
+    base = env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "gepad" / DEFAULT_CONFIG_NAME
+
+
+def default_state_dir(env: Mapping[str, str]) -> Path:
+    if "STATE_DIRECTORY" in env:
+        return Path(env["STATE_DIRECTORY"].split(":")[0])
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "gepad"
+
+
+def default_runtime_dir(env: Mapping[str, str]) -> Path:
+    if "RUNTIME_DIRECTORY" in env:
+        return Path(env["RUNTIME_DIRECTORY"].split(":")[0])
+    if "XDG_RUNTIME_DIR" in env:
+        return Path(env["XDG_RUNTIME_DIR"]) / "gepad"
+    return Path(f"/tmp/gepad-{os.getuid()}")
+
+
+def load_settings(
+    config_path: Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read settings from ``config_path`` (or the default location, if it exists) and ``env``."""
+    env = os.environ if env is None else env
+    explicit = config_path is not None or "GEPAD_CONFIG" in env
+    path = config_path or default_config_path(env)
+    raw: dict[str, Any] = {}
+    if path.exists():
+        try:
+            raw = tomllib.loads(path.read_text())
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    elif explicit:
+        raise ConfigError(f"{path}: config file does not exist")
+    return _build(raw, env, path if path.exists() else None)
+
+
+def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Settings:
+    known = {
+        "state_dir", "runtime_dir", "socket", "tcp", "tokens", "grace_seconds",
+        "writer_batch_max", "max_message_bytes", "max_concurrent_rounds", "nightly_cron",
+        "evolve_debounce_seconds",
+    }
+    extra = {k: v for k, v in raw.items() if k not in known}
+
+    state_dir = Path(env.get("GEPAD_STATE_DIR") or raw.get("state_dir") or default_state_dir(env))
+    runtime_dir = Path(
+        env.get("GEPAD_RUNTIME_DIR") or raw.get("runtime_dir") or default_runtime_dir(env)
+    )
+    socket_path = Path(env.get("GEPAD_SOCKET") or raw.get("socket") or runtime_dir / "gepad.sock")
+    tcp = env.get("GEPAD_TCP") or raw.get("tcp") or None
+    if tcp is not None and not isinstance(tcp, str):
+        raise ConfigError("tcp: expected a 'host:port' string")
+
+    tokens = list(_parse_tokens(raw.get("tokens", [])))
+    admin_token = env.get("GEPAD_ADMIN_TOKEN")
+    if admin_token:
+        tokens.append(TokenGrant(hash_token(admin_token), None))
+    if tcp and not tokens:
+        raise ConfigError(
+            "tcp is enabled but no token is configured: add [[tokens]] to the config file "
+            "or set GEPAD_ADMIN_TOKEN (TCP never runs without authentication)"
+        )
+
+    return Settings(
+        state_dir=state_dir,
+        runtime_dir=runtime_dir,
+        socket_path=socket_path,
+        tcp_address=tcp,
+        tokens=tuple(tokens),
+        config_path=path,
+        grace_seconds=_number(raw, "grace_seconds", 3.0, float),
+        writer_batch_max=_number(raw, "writer_batch_max", 1024, int),
+        max_message_bytes=_number(raw, "max_message_bytes", 4 * 1024 * 1024, int),
+        max_concurrent_rounds=_number(raw, "max_concurrent_rounds", 2, int),
+        nightly_cron=str(raw.get("nightly_cron", "17 3 * * *")),
+        evolve_debounce_seconds=_number(raw, "evolve_debounce_seconds", 30.0, float),
+        extra=extra,
+    )
+
+
+def _parse_tokens(items: Any) -> list[TokenGrant]:
+    if not isinstance(items, list):
+        raise ConfigError("tokens: expected an array of tables ([[tokens]])")
+    grants = []
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ConfigError(f"tokens[{i}]: expected a table")
+        digest = item.get("sha256")
+        if not isinstance(digest, str) or len(digest) != 64:
+            raise ConfigError(f"tokens[{i}].sha256: expected the 64-hex-digit SHA-256 of the token")
+        user, admin = item.get("user"), item.get("admin", False)
+        if (user is None) == (admin is not True):
+            raise ConfigError(f"tokens[{i}]: set exactly one of user = \"<id>\" or admin = true")
+        grants.append(TokenGrant(digest.lower(), user if isinstance(user, str) else None))
+    return grants
+
+
+def _number(raw: dict[str, Any], key: str, default: _N, kind: type[_N]) -> _N:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{key}: expected a positive number, got {value!r}")
+    return kind(value)
