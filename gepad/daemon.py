@@ -1,0 +1,98 @@
+"""The composition root: builds every part, wires them together, runs them, and stops them in
+order. No part reaches for another's globals; everything a part needs is handed to it here."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+
+import anyio
+
+from gepad.config import Settings
+from gepad.programs import ProgramRegistry
+from gepad.rpc.auth import Authenticator
+from gepad.rpc.server import GrpcServer
+from gepad.rpc.servicer import GepadServicer
+from gepad.sdnotify import Notifier
+from gepad.serving.prompts import ServedPrompts
+from gepad.store.database import connect_writer
+from gepad.store.repository import Store
+from gepad.store.writer import Writer
+
+__all__ = ["run_daemon"]
+
+log = logging.getLogger("gepad")
+
+
+async def run_daemon(
+    settings: Settings,
+    *,
+    ready: Callable[[], None] | None = None,
+    stop: anyio.Event | None = None,
+    handle_signals: bool = True,
+) -> None:
+    """Serve until SIGTERM/SIGINT (when ``handle_signals`` and on the main thread) or ``stop``.
+
+    Shutdown order: health NOT_SERVING, watch streams end, the server stops with a grace period,
+    the writer commits what it holds, then this returns.
+    """
+    stop = stop or anyio.Event()
+    notifier = Notifier()
+    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    conn = connect_writer(settings.database_path)
+    writer = Writer(conn, batch_max=settings.writer_batch_max)
+    store = Store(settings.database_path, writer)
+    programs = ProgramRegistry(ProgramRegistry.from_json(row.spec_json)
+                               for row in store.load_programs())
+    prompts = ServedPrompts(programs.seed)
+    prompts.load(store.load_served())
+    servicer = GepadServicer(
+        store=store, programs=programs, prompts=prompts, auth=Authenticator(settings.tokens)
+    )
+    server = GrpcServer(servicer, settings)
+    server.bind()
+    try:
+        async with anyio.create_task_group() as tg:
+            await tg.start(writer.run)
+            async with anyio.create_task_group() as helpers:
+                await server.start()
+                where = f"unix:{settings.socket_path}" + (
+                    f" and tcp port {server.tcp_port}" if server.tcp_port else ""
+                )
+                log.info("gepad serving on %s (database %s)", where, settings.database_path)
+                notifier.ready(f"serving on {where}")
+                if ready is not None:
+                    ready()
+                if handle_signals and threading.current_thread() is threading.main_thread():
+                    helpers.start_soon(_stop_on_signal, stop)
+                if notifier.watchdog_interval:
+                    helpers.start_soon(_watchdog, notifier, notifier.watchdog_interval)
+                await stop.wait()
+
+                log.info("gepad shutting down")
+                notifier.stopping()
+                prompts.close()
+                await server.stop(settings.grace_seconds)
+                helpers.cancel_scope.cancel()
+            # The writer's task returns once everything queued before this is committed.
+            writer.close()
+    finally:
+        store.close()
+        conn.close()
+        log.info("gepad stopped")
+
+
+async def _stop_on_signal(stop: anyio.Event) -> None:
+    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async for _ in signals:
+            stop.set()
+            return
+
+
+async def _watchdog(notifier: Notifier, interval: float) -> None:
+    # Pinged from the event loop itself, so a stalled loop stops the pings and systemd notices.
+    while True:
+        notifier.watchdog()
+        await anyio.sleep(interval)

@@ -1,0 +1,206 @@
+"""Checking what clients send before anything is stored.
+
+Every check names the field and says what is wrong, because the caller is usually a program whose
+author reads the message once, in a log. The limits here are documented in README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from google.protobuf import json_format
+
+from gepad.identity import Split, example_id, split_of
+from gepad.v1 import gepad_pb2 as pb
+
+__all__ = [
+    "InvalidArgument",
+    "NewEvent",
+    "check_components",
+    "check_id",
+    "check_program_name",
+    "validate_event",
+]
+
+MAX_ID_CHARS = 128
+MAX_TEXT_CHARS = 65_536
+MAX_COMMENT_CHARS = 8_192
+MAX_MESSAGES = 100
+MAX_INPUT_CHARS = 262_144
+MAX_METADATA_ENTRIES = 32
+MAX_METADATA_KEY_CHARS = 64
+MAX_METADATA_VALUE_CHARS = 1_024
+MAX_COMPONENTS = 16
+MAX_FUTURE_SECONDS = 24 * 3600
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+_ID = re.compile(r"[^\s\x00-\x1f\x7f]{1,128}")
+_ROLES = frozenset({"system", "user", "assistant", "tool"})
+_KIND_NAMES = {
+    pb.FEEDBACK_KIND_ACCEPTANCE: "acceptance",
+    pb.FEEDBACK_KIND_REJECTION: "rejection",
+    pb.FEEDBACK_KIND_CORRECTION: "correction",
+    pb.FEEDBACK_KIND_RATING: "rating",
+    pb.FEEDBACK_KIND_JUDGE_VERDICT: "judge_verdict",
+    pb.FEEDBACK_KIND_PROMPT_EDIT: "prompt_edit",
+}
+_SOURCES = frozenset(pb.FeedbackSource.values())
+
+
+class InvalidArgument(ValueError):
+    """A request field is missing or wrong; nothing was stored."""
+
+    def __init__(self, field: str, why: str) -> None:
+        super().__init__(f"{field}: {why}")
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """A validated feedback event, ready for the writer."""
+
+    user_id: str
+    event_id: str
+    program: str
+    kind: str
+    example_id: str
+    split: Split | None
+    input_json: str
+    payload_json: str
+    occurred_at: float
+    received_at: float
+    edited_components: Mapping[str, str] | None
+
+
+def check_id(field: str, value: str) -> str:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if not _ID.fullmatch(value):
+        raise InvalidArgument(
+            field, f"must be 1..{MAX_ID_CHARS} characters with no whitespace or control characters"
+        )
+    return value
+
+
+def check_program_name(field: str, value: str) -> str:
+    if not value:
+        raise InvalidArgument(field, "is required")
+    if not _NAME.fullmatch(value):
+        raise InvalidArgument(
+            field, "must be 1..128 characters of letters, digits, '.', '_' or '-', starting with "
+            "a letter or digit"
+        )
+    return value
+
+
+def check_components(field: str, components: Mapping[str, str]) -> dict[str, str]:
+    if not components:
+        raise InvalidArgument(field, "needs at least one component, e.g. {'system': '...'}")
+    if len(components) > MAX_COMPONENTS:
+        raise InvalidArgument(field, f"at most {MAX_COMPONENTS} components")
+    for name, text in components.items():
+        if not _NAME.fullmatch(name):
+            raise InvalidArgument(f"{field}[{name!r}]", "component names are like program names")
+        _check_text(f"{field}[{name!r}]", text, MAX_TEXT_CHARS, required=True)
+    return dict(components)
+
+
+def _check_text(field: str, value: str, limit: int, *, required: bool = False) -> None:
+    if required and not value.strip():
+        raise InvalidArgument(field, "is required")
+    if len(value) > limit:
+        raise InvalidArgument(field, f"is {len(value)} characters; the limit is {limit}")
+    if "\x00" in value:
+        raise InvalidArgument(field, "contains a NUL character")
+
+
+def validate_event(ev: pb.FeedbackEvent, *, now: float | None = None) -> NewEvent:
+    """Turn a client's event into a NewEvent or raise InvalidArgument naming the field."""
+    received_at = time.time() if now is None else now
+    check_id("event.event_id", ev.event_id)
+    check_id("event.user_id", ev.user_id)
+    check_program_name("event.program", ev.program)
+    kind = _KIND_NAMES.get(ev.kind)
+    if kind is None:
+        raise InvalidArgument(
+            "event.kind",
+            "is required" if ev.kind == 0 else f"unknown value {ev.kind}",
+        )
+    if ev.source not in _SOURCES:
+        raise InvalidArgument("event.source", f"unknown value {ev.source}")
+
+    edited: dict[str, str] | None = None
+    if kind == "prompt_edit":
+        edited = check_components("event.edited_components", ev.edited_components)
+    elif not ev.input:
+        raise InvalidArgument("event.input", f"a {kind} event needs the input the model answered")
+    elif ev.edited_components:
+        raise InvalidArgument("event.edited_components", "only PROMPT_EDIT events carry them")
+
+    if len(ev.input) > MAX_MESSAGES:
+        raise InvalidArgument("event.input", f"at most {MAX_MESSAGES} messages")
+    total = 0
+    for i, message in enumerate(ev.input):
+        if message.role not in _ROLES:
+            raise InvalidArgument(
+                f"event.input[{i}].role", f"must be one of {sorted(_ROLES)}, got {message.role!r}"
+            )
+        _check_text(f"event.input[{i}].content", message.content, MAX_TEXT_CHARS)
+        total += len(message.content)
+    if total > MAX_INPUT_CHARS:
+        raise InvalidArgument("event.input", f"totals {total} characters; the limit is "
+                              f"{MAX_INPUT_CHARS}")
+
+    _check_text("event.output", ev.output, MAX_TEXT_CHARS,
+                required=kind in {"acceptance", "rejection", "rating", "judge_verdict"})
+    _check_text("event.correction", ev.correction, MAX_TEXT_CHARS, required=kind == "correction")
+    _check_text("event.comment", ev.comment, MAX_COMMENT_CHARS)
+    if ev.candidate_id:
+        check_id("event.candidate_id", ev.candidate_id)
+    if ev.source_id:
+        check_id("event.source_id", ev.source_id)
+    if ev.dimension and (len(ev.dimension) > 64 or not _NAME.fullmatch(ev.dimension)):
+        raise InvalidArgument("event.dimension", "must be a name of at most 64 characters")
+
+    if ev.HasField("score"):
+        if not math.isfinite(ev.score) or not 0.0 <= ev.score <= 1.0:
+            raise InvalidArgument("event.score", f"must be within 0..1, got {ev.score}")
+    elif kind in {"rating", "judge_verdict"}:
+        raise InvalidArgument("event.score", f"a {kind} event needs a score within 0..1")
+
+    if len(ev.metadata) > MAX_METADATA_ENTRIES:
+        raise InvalidArgument("event.metadata", f"at most {MAX_METADATA_ENTRIES} entries")
+    for key, value in ev.metadata.items():
+        if not key or len(key) > MAX_METADATA_KEY_CHARS:
+            raise InvalidArgument("event.metadata", f"keys are 1..{MAX_METADATA_KEY_CHARS} chars")
+        _check_text(f"event.metadata[{key!r}]", value, MAX_METADATA_VALUE_CHARS)
+
+    occurred_at = received_at
+    if ev.HasField("occurred_at"):
+        seconds, nanos = ev.occurred_at.seconds, ev.occurred_at.nanos
+        if not 0 <= nanos < 1_000_000_000 or not 0 <= seconds <= received_at + MAX_FUTURE_SECONDS:
+            raise InvalidArgument(
+                "event.occurred_at", "must be a valid time, not more than a day in the future"
+            )
+        occurred_at = seconds + nanos / 1e9
+
+    messages = [{"role": m.role, "content": m.content} for m in ev.input]
+    ex_id = example_id(ev.user_id, ev.program, messages) if messages else ""
+    return NewEvent(
+        user_id=ev.user_id,
+        event_id=ev.event_id,
+        program=ev.program,
+        kind=kind,
+        example_id=ex_id,
+        split=split_of(ex_id) if ex_id else None,
+        input_json=json.dumps(messages, ensure_ascii=False),
+        payload_json=json_format.MessageToJson(ev, indent=None),
+        occurred_at=occurred_at,
+        received_at=received_at,
+        edited_components=edited,
+    )

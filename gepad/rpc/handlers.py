@@ -1,0 +1,130 @@
+"""Registering the servicer with gRPC, with the two things grpcio does not do for us:
+
+* A request that does not parse (invalid UTF-8 in a string field, say) is INVALID_ARGUMENT naming
+  the message, not grpcio's INTERNAL "Exception deserializing request".
+* Exceptions that mean "your request is wrong" become the right status and message; anything
+  else is logged and answered INTERNAL without leaking internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+
+from gepad.feedback.validation import InvalidArgument
+from gepad.rpc.errors import RpcError
+from gepad.store.writer import WriterClosedError
+from gepad.v1 import gepad_pb2 as pb
+
+__all__ = ["generic_handler"]
+
+log = logging.getLogger(__name__)
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Undecodable:
+    type_name: str
+    reason: str
+
+
+def _deserializer(cls: type[Message]) -> Callable[[bytes], Message | _Undecodable]:
+    def parse(data: bytes) -> Message | _Undecodable:
+        try:
+            return cls.FromString(data)
+        except DecodeError as exc:
+            reason = "a string field holds invalid UTF-8" if "UTF-8" in str(exc) else str(exc)
+            return _Undecodable(cls.DESCRIPTOR.full_name, reason)
+
+    return parse
+
+
+async def _fail(context: Context, exc: BaseException) -> None:
+    if isinstance(exc, InvalidArgument):
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+    if isinstance(exc, RpcError):
+        await context.abort(exc.code, str(exc))
+    if isinstance(exc, WriterClosedError):
+        await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+    log.exception("internal error", exc_info=exc)
+    await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the gepad log")
+
+
+def _check(request: object) -> None:
+    if isinstance(request, _Undecodable):
+        raise InvalidArgument(request.type_name, f"request does not parse: {request.reason}")
+
+
+def _unary(method: Callable[[Any, Context], Awaitable[Any]]) -> Callable[..., Any]:
+    async def handle(request: Any, context: Context) -> Any:
+        try:
+            _check(request)
+            return await method(request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _fail(context, exc)
+
+    return handle
+
+
+def _server_stream(method: Callable[[Any, Context], AsyncIterator[Any]]) -> Callable[..., Any]:
+    async def handle(request: Any, context: Context) -> AsyncIterator[Any]:
+        try:
+            _check(request)
+            async for item in method(request, context):
+                yield item
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _fail(context, exc)
+
+    return handle
+
+
+def _client_stream(method: Callable[[Any, Context], Awaitable[Any]]) -> Callable[..., Any]:
+    async def handle(requests: AsyncIterator[Any], context: Context) -> Any:
+        async def checked() -> AsyncIterator[Any]:
+            async for item in requests:
+                _check(item)
+                yield item
+
+        try:
+            return await method(checked(), context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _fail(context, exc)
+
+    return handle
+
+
+def generic_handler(servicer: object) -> grpc.GenericRpcHandler[Any, Any]:
+    """One handler per method of gepad.v1.Gepad, taken from the proto descriptor so that a
+    method added to the proto and not to the servicer fails loudly at start-up."""
+    service = pb.DESCRIPTOR.services_by_name["Gepad"]
+    handlers = {}
+    for method in service.methods:
+        impl = getattr(servicer, method.name)
+        request_cls = pb.__dict__[method.input_type.name]
+        response_cls = pb.__dict__[method.output_type.name]
+        kwargs: dict[str, Any] = {
+            "request_deserializer": _deserializer(request_cls),
+            "response_serializer": response_cls.SerializeToString,
+        }
+        if method.client_streaming:
+            handlers[method.name] = grpc.stream_unary_rpc_method_handler(
+                _client_stream(impl), **kwargs
+            )
+        elif method.server_streaming:
+            handlers[method.name] = grpc.unary_stream_rpc_method_handler(
+                _server_stream(impl), **kwargs
+            )
+        else:
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(_unary(impl), **kwargs)
+    return grpc.method_handlers_generic_handler(service.full_name, handlers)

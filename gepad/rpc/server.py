@@ -1,0 +1,90 @@
+"""The gRPC server: where it listens, with which limits, plus health and reflection."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import _async as health_aio
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from gepad.config import Settings
+from gepad.rpc.handlers import generic_handler
+from gepad.v1 import gepad_pb2 as pb
+
+__all__ = ["SERVICE_NAME", "GrpcServer", "SocketInUseError"]
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Gepad"].full_name
+
+
+class SocketInUseError(RuntimeError):
+    pass
+
+
+def _clear_stale_socket(path: Path) -> None:
+    """A socket file left by a killed daemon is removed; one a live daemon answers on is not."""
+    if not path.exists() and not path.is_symlink():
+        return
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError as exc:
+        if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK):
+            raise
+        path.unlink(missing_ok=True)
+        return
+    finally:
+        probe.close()
+    raise SocketInUseError(f"{path}: another gepad is already listening there")
+
+
+class GrpcServer:
+    def __init__(self, servicer: object, settings: Settings) -> None:
+        limit = settings.max_message_bytes
+        self.settings = settings
+        self.server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.max_send_message_length", limit),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        self.server.add_generic_rpc_handlers((generic_handler(servicer),))
+        self.health = health_aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server
+        )
+        self.socket_path = settings.socket_path
+        self.tcp_port: int | None = None
+
+    def bind(self) -> None:
+        path = self.socket_path
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _clear_stale_socket(path)
+        # The socket is created by grpc's core; the umask makes it 0600 from its first moment.
+        old = os.umask(0o177)
+        try:
+            self.server.add_insecure_port(f"unix:{path}")
+        finally:
+            os.umask(old)
+        if self.settings.tcp_address:
+            port = self.server.add_insecure_port(self.settings.tcp_address)
+            if port == 0:
+                raise OSError(f"cannot listen on {self.settings.tcp_address}")
+            self.tcp_port = port
+
+    async def start(self) -> None:
+        await self.server.start()
+        os.chmod(self.socket_path, 0o600)
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float) -> None:
+        await self.health.enter_graceful_shutdown()
+        await self.server.stop(grace)
+        self.socket_path.unlink(missing_ok=True)

@@ -1,0 +1,297 @@
+"""The gepad.v1.Gepad service: checks who is asking and what they sent, then asks the parts.
+
+Handlers raise InvalidArgument / RpcError subclasses; ``handlers.py`` turns them into statuses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol
+
+import anyio
+import grpc
+
+from gepad.feedback.validation import InvalidArgument, check_id, check_program_name, validate_event
+from gepad.programs import ProgramRegistry, validate_program
+from gepad.rpc.auth import Authenticator, Principal
+from gepad.rpc.errors import NotFound, Unimplemented
+from gepad.serving.prompts import ServedPrompts
+from gepad.store.lineage import CandidateRecord, UnknownCandidateError
+from gepad.store.repository import Store
+from gepad.v1 import gepad_pb2 as pb
+
+__all__ = ["MAX_STREAM_EVENTS", "EvolutionService", "GepadServicer"]
+
+Context = grpc.aio.ServicerContext[Any, Any]
+MAX_STREAM_EVENTS = 100_000
+
+_ORIGINS = {
+    "seed": pb.CANDIDATE_ORIGIN_SEED,
+    "reflection": pb.CANDIDATE_ORIGIN_REFLECTION,
+    "merge": pb.CANDIDATE_ORIGIN_MERGE,
+    "human_edit": pb.CANDIDATE_ORIGIN_HUMAN_EDIT,
+}
+
+
+class EvolutionService(Protocol):
+    """What the servicer needs from the evolution side of the daemon (the GEPA engine)."""
+
+    async def evolve(self, request: pb.EvolveRequest, actor: str) -> str: ...
+    async def get_run(self, run_id: str) -> pb.Run | None: ...
+    async def list_runs(self, user_id: str, program: str, limit: int) -> list[pb.Run]: ...
+    def watch_run(self, run_id: str) -> AsyncIterator[pb.RunProgress]: ...
+    async def frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse: ...
+
+
+def candidate_message(record: CandidateRecord) -> pb.Candidate:
+    message = pb.Candidate(
+        id=record.candidate_id, parent_ids=record.parent_ids,
+        origin=_ORIGINS.get(record.origin, pb.CANDIDATE_ORIGIN_UNSPECIFIED),
+        components=record.components, rationale=record.rationale, run_id=record.run_id,
+    )
+    message.created_at.FromNanoseconds(int(record.created_at * 1e9))
+    return message
+
+
+class GepadServicer:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        programs: ProgramRegistry,
+        prompts: ServedPrompts,
+        auth: Authenticator,
+        evolution: EvolutionService | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._programs = programs
+        self._prompts = prompts
+        self._auth = auth
+        self._evolution = evolution
+        self._clock = clock
+        self._program_lock = anyio.Lock()
+
+    # ------------------------------------------------------------------ helpers
+
+    def _seed(self, program: str) -> CandidateRecord:
+        seed = self._programs.seed(program)
+        if seed is None:
+            raise NotFound(f"program {program!r} does not exist; register it with UpsertProgram")
+        return seed
+
+    def _user_program(
+        self, context: Context, user_id: str, program: str
+    ) -> tuple[Principal, CandidateRecord]:
+        principal = self._auth.principal(context)
+        check_id("user_id", user_id)
+        check_program_name("program", program)
+        principal.require_user(user_id)
+        return principal, self._seed(program)
+
+    def _require_evolution(self) -> EvolutionService:
+        if self._evolution is None:
+            raise Unimplemented("evolution is not enabled in this daemon")
+        return self._evolution
+
+    # ------------------------------------------------------------------ programs
+
+    async def UpsertProgram(
+        self, request: pb.UpsertProgramRequest, context: Context
+    ) -> pb.UpsertProgramResponse:
+        self._auth.principal(context).require_admin("UpsertProgram")
+        program = validate_program(request.program)
+        async with self._program_lock:
+            old = self._programs.get(program.name)
+            program.revision = old.revision + 1 if old else 1
+            now = self._clock()
+            program.updated_at.FromNanoseconds(int(now * 1e9))
+            await self._store.upsert_program(
+                program.name, ProgramRegistry.to_json(program), program.revision, now
+            )
+            self._programs.put(program)
+        self._prompts.program_changed(program.name)
+        return pb.UpsertProgramResponse(program=program, created=old is None)
+
+    async def GetProgram(self, request: pb.GetProgramRequest, context: Context) -> pb.Program:
+        self._auth.principal(context)
+        check_program_name("name", request.name)
+        program = self._programs.get(request.name)
+        if program is None:
+            raise NotFound(f"program {request.name!r} does not exist")
+        return program
+
+    async def ListPrograms(
+        self, request: pb.ListProgramsRequest, context: Context
+    ) -> pb.ListProgramsResponse:
+        self._auth.principal(context)
+        return pb.ListProgramsResponse(programs=self._programs.all())
+
+    # ------------------------------------------------------------------ feedback
+
+    async def RecordFeedback(
+        self, request: pb.RecordFeedbackRequest, context: Context
+    ) -> pb.RecordFeedbackResponse:
+        principal = self._auth.principal(context)
+        if not request.HasField("event"):
+            raise InvalidArgument("event", "is required")
+        event = validate_event(request.event, now=self._clock())
+        principal.require_user(event.user_id)
+        self._seed(event.program)
+        (result,) = await self._store.record_events(
+            [event], self._seed, self._prompts.publish
+        )
+        return pb.RecordFeedbackResponse(
+            event_id=result.event_id, duplicate=result.duplicate, example_id=result.example_id
+        )
+
+    async def StreamFeedback(
+        self, requests: AsyncIterator[pb.FeedbackEvent], context: Context
+    ) -> pb.StreamFeedbackResponse:
+        principal = self._auth.principal(context)
+        events = []
+        index = 0
+        async for message in requests:
+            if index >= MAX_STREAM_EVENTS:
+                raise InvalidArgument(
+                    "events", f"a stream holds at most {MAX_STREAM_EVENTS} events; split it"
+                )
+            try:
+                event = validate_event(message, now=self._clock())
+                principal.require_user(event.user_id)
+                self._seed(event.program)
+            except InvalidArgument as exc:
+                raise InvalidArgument(
+                    f"events[{index}] (event_id {message.event_id!r}) {exc.field}",
+                    str(exc).split(": ", 1)[1] + "; nothing from this stream was stored",
+                ) from None
+            events.append(event)
+            index += 1
+        if not events:
+            return pb.StreamFeedbackResponse()
+        results = await self._store.record_events(events, self._seed, self._prompts.publish)
+        duplicates = sum(r.duplicate for r in results)
+        return pb.StreamFeedbackResponse(stored=len(results) - duplicates, duplicates=duplicates)
+
+    # ------------------------------------------------------------------ serving
+
+    async def GetPrompt(self, request: pb.GetPromptRequest, context: Context) -> pb.Prompt:
+        self._user_program(context, request.user_id, request.program)
+        prompt = self._prompts.get(request.user_id, request.program)
+        assert prompt is not None  # the program exists: _user_program checked
+        return prompt
+
+    async def WatchPrompt(
+        self, request: pb.WatchPromptRequest, context: Context
+    ) -> AsyncIterator[pb.Prompt]:
+        self._user_program(context, request.user_id, request.program)
+        async for prompt in self._prompts.watch(request.user_id, request.program):
+            yield prompt
+
+    # ------------------------------------------------------------------ lineage
+
+    async def ListLineage(
+        self, request: pb.ListLineageRequest, context: Context
+    ) -> pb.ListLineageResponse:
+        _, seed = self._user_program(context, request.user_id, request.program)
+        lineage = await self._store.lineage(request.user_id, request.program)
+        candidates = lineage.candidates
+        on_seed = lineage.served is None
+        if on_seed and all(c.candidate_id != seed.candidate_id for c in candidates):
+            candidates = [seed, *candidates]
+        response = pb.ListLineageResponse(
+            candidates=[candidate_message(c) for c in candidates],
+            served_candidate_id=(
+                lineage.served.candidate_id if lineage.served else seed.candidate_id
+            ),
+        )
+        for change in lineage.changes:
+            item = response.history.add(
+                version=change.version, from_candidate_id=change.from_candidate_id,
+                to_candidate_id=change.to_candidate_id, reason=change.reason, actor=change.actor,
+                pinned=change.pinned, note=change.note,
+            )
+            item.at.FromNanoseconds(int(change.at * 1e9))
+        return response
+
+    async def Rollback(self, request: pb.RollbackRequest, context: Context) -> pb.Prompt:
+        principal, seed = self._user_program(context, request.user_id, request.program)
+        check_id("candidate_id", request.candidate_id)
+        if len(request.note) > 1024:
+            raise InvalidArgument("note", "at most 1024 characters")
+        if not await self._store.has_history(request.user_id, request.program):
+            raise NotFound(
+                f"user {request.user_id!r} has no history for program {request.program!r}"
+            )
+        try:
+            await self._store.serve(
+                user_id=request.user_id, program=request.program,
+                candidate=request.candidate_id, pinned=True, reason="rollback",
+                actor=principal.actor, note=request.note, seed=seed,
+                publish=self._prompts.publish,
+            )
+        except UnknownCandidateError as exc:
+            raise NotFound(str(exc)) from None
+        return self._served(request.user_id, request.program)
+
+    async def Unpin(self, request: pb.UnpinRequest, context: Context) -> pb.Prompt:
+        principal, seed = self._user_program(context, request.user_id, request.program)
+        current = self._served(request.user_id, request.program)
+        if not current.pinned:
+            return current
+        await self._store.serve(
+            user_id=request.user_id, program=request.program, candidate=current.candidate_id,
+            pinned=False, reason="unpin", actor=principal.actor, note="", seed=seed,
+            publish=self._prompts.publish,
+        )
+        return self._served(request.user_id, request.program)
+
+    def _served(self, user_id: str, program: str) -> pb.Prompt:
+        prompt = self._prompts.get(user_id, program)
+        assert prompt is not None
+        return prompt
+
+    # ------------------------------------------------------------------ evolution
+
+    async def Evolve(self, request: pb.EvolveRequest, context: Context) -> pb.EvolveResponse:
+        principal, _ = self._user_program(context, request.user_id, request.program)
+        if request.max_iterations < 0:
+            raise InvalidArgument("max_iterations", "must not be negative")
+        run_id = await self._require_evolution().evolve(request, principal.actor)
+        return pb.EvolveResponse(run_id=run_id)
+
+    async def _run(self, context: Context, run_id: str) -> pb.Run:
+        principal = self._auth.principal(context)
+        check_id("run_id", run_id)
+        run = await self._require_evolution().get_run(run_id)
+        if run is None or (principal.user is not None and principal.user != run.user_id):
+            # Another user's run is reported as missing: its id says nothing to this caller.
+            raise NotFound(f"run {run_id!r} does not exist")
+        return run
+
+    async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.Run:
+        return await self._run(context, request.run_id)
+
+    async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ListRunsResponse:
+        self._user_program(context, request.user_id, request.program)
+        if not 0 <= request.limit <= 1000:
+            raise InvalidArgument("limit", "must be within 0..1000 (0 = 20)")
+        runs = await self._require_evolution().list_runs(
+            request.user_id, request.program, request.limit or 20
+        )
+        return pb.ListRunsResponse(runs=runs)
+
+    async def WatchRun(
+        self, request: pb.WatchRunRequest, context: Context
+    ) -> AsyncIterator[pb.RunProgress]:
+        await self._run(context, request.run_id)
+        async for progress in self._require_evolution().watch_run(request.run_id):
+            yield progress
+
+    async def GetFrontier(
+        self, request: pb.GetFrontierRequest, context: Context
+    ) -> pb.GetFrontierResponse:
+        self._user_program(context, request.user_id, request.program)
+        return await self._require_evolution().frontier(request.user_id, request.program)
+

@@ -1,0 +1,3 @@
+from gepad.serving.prompts import ServedPrompts
+
+__all__ = ["ServedPrompts"]

@@ -1,0 +1,97 @@
+"""What each user is served, held in memory, and the watchers waiting for it to change.
+
+GetPrompt is the hot path of every client, so it is a dict lookup returning a ready message: no
+database read, no allocation beyond gRPC's own. The store publishes here after each commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+
+import anyio
+
+from gepad.store.lineage import CandidateRecord, ServedState
+from gepad.v1 import gepad_pb2 as pb
+
+__all__ = ["ServedPrompts"]
+
+Key = tuple[str, str]
+
+
+class ServedPrompts:
+    def __init__(self, seed_of: Callable[[str], CandidateRecord | None]) -> None:
+        self._seed_of = seed_of
+        self._served: dict[Key, pb.Prompt] = {}
+        self._changed: dict[Key, anyio.Event] = {}
+        self._closed = False
+
+    def __len__(self) -> int:
+        return len(self._served)
+
+    def load(self, states: list[ServedState]) -> None:
+        for state in states:
+            self._served[(state.user_id, state.program)] = _message(state)
+
+    def get(self, user_id: str, program: str) -> pb.Prompt | None:
+        """The served prompt, or the program's seed for a user never served anything else;
+        None when the program does not exist."""
+        served = self._served.get((user_id, program))
+        if served is not None:
+            return served
+        seed = self._seed_of(program)
+        if seed is None:
+            return None
+        return pb.Prompt(
+            user_id=user_id, program=program, candidate_id=seed.candidate_id,
+            components=seed.components, version=0, pinned=False,
+        )
+
+    def publish(self, state: ServedState) -> None:
+        key = (state.user_id, state.program)
+        current = self._served.get(key)
+        if current is not None and current.version >= state.version:
+            return
+        self._served[key] = _message(state)
+        self._wake(key)
+
+    def program_changed(self, program: str) -> None:
+        """A program's seed changed: wake its watchers so those still on the seed see it."""
+        for key in [k for k in self._changed if k[1] == program]:
+            self._wake(key)
+
+    def close(self) -> None:
+        """End every watch stream (shutdown)."""
+        self._closed = True
+        for key in list(self._changed):
+            self._wake(key)
+
+    def _wake(self, key: Key) -> None:
+        event = self._changed.pop(key, None)
+        if event is not None:
+            event.set()
+
+    async def watch(self, user_id: str, program: str) -> AsyncIterator[pb.Prompt]:
+        """The current prompt, then each change, until close(). A slow watcher skips straight to
+        the newest version rather than queueing every intermediate one."""
+        key = (user_id, program)
+        last: tuple[str, int] | None = None
+        while not self._closed:
+            event = self._changed.get(key)
+            if event is None:
+                event = self._changed[key] = anyio.Event()
+            prompt = self.get(user_id, program)
+            if prompt is None:
+                return
+            if (prompt.candidate_id, prompt.version) != last:
+                last = (prompt.candidate_id, prompt.version)
+                yield prompt
+            await event.wait()
+
+
+def _message(state: ServedState) -> pb.Prompt:
+    prompt = pb.Prompt(
+        user_id=state.user_id, program=state.program, candidate_id=state.candidate_id,
+        components=state.components, version=state.version, pinned=state.pinned,
+    )
+    prompt.updated_at.FromNanoseconds(int(state.updated_at * 1e9))
+    return prompt

@@ -1,0 +1,187 @@
+"""The store as the rest of the daemon sees it: async methods over the writer and a reader.
+
+Writes go through the one Writer (group commit); reads use their own short-lived connections,
+which WAL lets run beside the writer.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+from sqlmodel import Session, select
+
+from gepad.feedback.validation import NewEvent
+from gepad.identity import candidate_id
+from gepad.store.database import BUSY_TIMEOUT_MS, open_reader_engine
+from gepad.store.ingest import IngestResult, insert_events
+from gepad.store.lineage import (
+    CandidateRecord,
+    ServedChange,
+    ServedState,
+    insert_candidate,
+    read_all_served,
+    read_candidates,
+    read_changes,
+    read_served,
+    set_served,
+)
+from gepad.store.tables import ProgramRow
+from gepad.store.writer import Writer
+
+__all__ = ["Lineage", "Store"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Lineage:
+    candidates: list[CandidateRecord]
+    served: ServedState | None
+    changes: list[ServedChange]
+
+
+class Store:
+    def __init__(self, path: Path, writer: Writer) -> None:
+        self.path = path
+        self.writer = writer
+        self._engine = open_reader_engine(path)
+        self._readers = anyio.CapacityLimiter(4)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # ------------------------------------------------------------------ reads
+
+    @contextmanager
+    def _read(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            yield conn
+        finally:
+            conn.close()
+
+    async def _in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def run() -> T:
+            with self._read() as conn:
+                return fn(conn)
+
+        return await anyio.to_thread.run_sync(run, limiter=self._readers)
+
+    def load_programs(self) -> list[ProgramRow]:
+        with Session(self._engine) as session:
+            return list(session.exec(select(ProgramRow)))
+
+    def load_served(self) -> list[ServedState]:
+        with self._read() as conn:
+            return read_all_served(conn)
+
+    async def lineage(self, user_id: str, program: str) -> Lineage:
+        def read(conn: sqlite3.Connection) -> Lineage:
+            return Lineage(
+                read_candidates(conn, user_id, program),
+                read_served(conn, user_id, program),
+                read_changes(conn, user_id, program),
+            )
+
+        return await self._in_thread(read)
+
+    async def has_history(self, user_id: str, program: str) -> bool:
+        def read(conn: sqlite3.Connection) -> bool:
+            row = conn.execute(
+                "SELECT 1 FROM feedback_events WHERE user_id = ? AND program = ? LIMIT 1",
+                (user_id, program),
+            ).fetchone()
+            return row is not None
+
+        return await self._in_thread(read)
+
+    # ------------------------------------------------------------------ writes
+
+    async def upsert_program(self, name: str, spec_json: str, revision: int, at: float) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "INSERT INTO programs (name, spec_json, revision, updated_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET spec_json = excluded.spec_json, "
+                "revision = excluded.revision, updated_at = excluded.updated_at",
+                (name, spec_json, revision, at),
+            )
+
+        await self.writer.submit(op)
+
+    async def record_events(
+        self,
+        events: Sequence[NewEvent],
+        seeds: Callable[[str], CandidateRecord],
+        publish: Callable[[ServedState], None],
+    ) -> list[IngestResult]:
+        """Store events in one transaction. A new PROMPT_EDIT also becomes a human_edit node
+        (child of what the user is served) and is served; ``publish`` sees that after commit."""
+
+        def op(conn: sqlite3.Connection) -> tuple[list[IngestResult], list[ServedState]]:
+            results = insert_events(conn, events)
+            changes = []
+            for ev, result in zip(events, results, strict=True):
+                if ev.edited_components is None or result.duplicate:
+                    continue
+                changes.append(self._apply_edit(conn, ev, seeds(ev.program)))
+            return results, changes
+
+        def after(outcome: tuple[list[IngestResult], list[ServedState]]) -> None:
+            for state in outcome[1]:
+                publish(state)
+
+        results, _ = await self.writer.submit(op, after_commit=after)
+        return results
+
+    @staticmethod
+    def _apply_edit(conn: sqlite3.Connection, ev: NewEvent, seed: CandidateRecord) -> ServedState:
+        assert ev.edited_components is not None
+        current = read_served(conn, ev.user_id, ev.program)
+        parent = current.candidate_id if current else seed.candidate_id
+        components = dict(ev.edited_components)
+        node = CandidateRecord(
+            candidate_id=candidate_id(components, (parent,)),
+            parent_ids=(parent,),
+            origin="human_edit",
+            components=components,
+            rationale=f"edited by a person (event {ev.event_id})",
+            run_id="",
+            created_at=ev.received_at,
+        )
+        insert_candidate(conn, ev.user_id, ev.program, node)
+        return set_served(
+            conn, user_id=ev.user_id, program=ev.program, candidate_id=node.candidate_id,
+            pinned=current.pinned if current else False, reason="human_edit",
+            actor=f"user:{ev.user_id}", note=f"event {ev.event_id}", at=ev.received_at, seed=seed,
+        )
+
+    async def serve(
+        self,
+        *,
+        user_id: str,
+        program: str,
+        candidate: str,
+        pinned: bool,
+        reason: str,
+        actor: str,
+        note: str,
+        seed: CandidateRecord,
+        publish: Callable[[ServedState], None],
+    ) -> ServedState:
+        """Point the served prompt at an existing lineage node (rollback, unpin, promotion)."""
+
+        def op(conn: sqlite3.Connection) -> ServedState:
+            return set_served(
+                conn, user_id=user_id, program=program, candidate_id=candidate, pinned=pinned,
+                reason=reason, actor=actor, note=note, at=time.time(), seed=seed,
+            )
+
+        return await self.writer.submit(op, after_commit=publish)
