@@ -1,0 +1,110 @@
+"""gepad's GEPA engine: storage-agnostic, async, steppable, exactly resumable."""
+
+from .budget import Budget, Ledger, Reservation, Spend
+from .config import EngineConfig, FrontierKind
+from .dataset import Dataset
+from .evolution import Action, Event, StepResult, catch_up, step
+from .frontier import FrontierEntry, best_by_val, frontier_of, frontier_report
+from .memory import (
+    FunctionEvaluator,
+    FunctionRunner,
+    ManualClock,
+    MemoryEvaluationStore,
+    ScriptedReflectionLM,
+    SystemClock,
+)
+from .merge import MergePlan, eligible_pairs, plan_merge
+from .model import (
+    Candidate,
+    ChatMessage,
+    EvalKey,
+    Evaluation,
+    Example,
+    Origin,
+    Split,
+    Usage,
+    candidate_id,
+    content_hash,
+)
+from .pareto import Frontier, compute_frontier
+from .promotion import PromotionDecision, PromotionResult, choose_promotion
+from .reflection import Proposal, Record, build_reflection_prompt, parse_proposal
+from .sampler import SamplerState, next_minibatch
+from .scores import ScoreMatrix
+from .seams import (
+    Clock,
+    EvaluationError,
+    EvaluationStore,
+    Evaluator,
+    ReflectionLM,
+    Reply,
+    RunnerOutput,
+    Seams,
+    TaskRunner,
+    Verdict,
+)
+from .state import EngineState, MergeState, add_candidates, new_round
+
+__all__ = [
+    "Action",
+    "Budget",
+    "Candidate",
+    "ChatMessage",
+    "Clock",
+    "Dataset",
+    "EngineConfig",
+    "EngineState",
+    "EvalKey",
+    "Evaluation",
+    "EvaluationError",
+    "EvaluationStore",
+    "Evaluator",
+    "Event",
+    "Example",
+    "Frontier",
+    "FrontierEntry",
+    "FrontierKind",
+    "FunctionEvaluator",
+    "FunctionRunner",
+    "Ledger",
+    "ManualClock",
+    "MemoryEvaluationStore",
+    "MergePlan",
+    "MergeState",
+    "Origin",
+    "PromotionDecision",
+    "PromotionResult",
+    "Proposal",
+    "Record",
+    "ReflectionLM",
+    "Reply",
+    "Reservation",
+    "RunnerOutput",
+    "SamplerState",
+    "ScoreMatrix",
+    "ScriptedReflectionLM",
+    "Seams",
+    "Spend",
+    "Split",
+    "StepResult",
+    "SystemClock",
+    "TaskRunner",
+    "Usage",
+    "Verdict",
+    "add_candidates",
+    "best_by_val",
+    "build_reflection_prompt",
+    "candidate_id",
+    "catch_up",
+    "choose_promotion",
+    "compute_frontier",
+    "content_hash",
+    "eligible_pairs",
+    "frontier_of",
+    "frontier_report",
+    "new_round",
+    "next_minibatch",
+    "parse_proposal",
+    "plan_merge",
+    "step",
+]

@@ -1,0 +1,549 @@
+"""One engine step: catch-up, a merge when one is due, or a reflective mutation.
+
+`step` is pure with respect to its inputs: it never mutates the state it is given, reads
+evaluations only through the store, and returns the new state together with everything the
+daemon must commit (new candidates, new evaluations, updated budgets). Resuming from any
+returned state, with a store holding the committed evaluations, reproduces an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import anyio
+import numpy as np
+
+from .budget import Budget, Ledger
+from .config import EngineConfig
+from .dataset import Dataset
+from .frontier import frontier_of
+from .merge import build_merge_prompt, eligible_pairs, pair_key, plan_merge
+from .model import Candidate, Evaluation, Example, Usage
+from .reflection import Record, build_reflection_prompt, parse_proposal
+from .rollouts import Scored, Session, score
+from .sampler import next_minibatch
+from .scores import ScoreMatrix
+from .seams import Reply, Seams
+from .state import EngineState
+
+Event = Literal[
+    "accepted", "rejected", "merge", "skipped", "budget_exhausted", "no_data", "catch_up", "error"
+]
+Action = Literal["reflection", "merge", "catch_up", "none"]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What a step did. The daemon commits `state`, `new_candidates`, `new_evaluations` and
+    `budgets` in one transaction, then passes `state` and `budgets` to the next step."""
+
+    state: EngineState
+    event: Event
+    detail: str
+    action: Action
+    new_candidates: tuple[Candidate, ...]
+    new_evaluations: tuple[Evaluation, ...]
+    budgets: tuple[Budget, ...]
+    usage: Usage
+    metric_calls: int
+    errors: tuple[str, ...] = ()
+    # The candidate that joined the pool in this step, if any (reflection or merge).
+    accepted_id: str | None = None
+
+
+class _Work:
+    """Copy-on-write view of an EngineState for the duration of one step."""
+
+    def __init__(self, state: EngineState) -> None:
+        self.base = state
+        self.candidates = list(state.candidates)
+        self.index = {c.id: i for i, c in enumerate(self.candidates)}
+        self._scores = state.scores
+        self._owned = False
+        self.sampler = state.sampler
+        self.pending = list(state.pending_val)
+        self.cursor = state.component_cursor
+        self.merges = state.merges
+        self.iteration = state.iteration
+        self.round_iterations = state.round_iterations
+        self.rng = state.rng()
+        self.round_failed = set(state.round_failed)
+        self.new_candidates: list[Candidate] = []
+        self._hashes: set[str] | None = None
+
+    @property
+    def scores(self) -> ScoreMatrix:
+        return self._scores
+
+    def writable(self) -> ScoreMatrix:
+        if not self._owned:
+            self._scores = self._scores.copy()
+            self._owned = True
+        return self._scores
+
+    def has_content(self, candidate: Candidate) -> bool:
+        if self._hashes is None:
+            self._hashes = {c.content_hash for c in self.candidates}
+        return candidate.content_hash in self._hashes
+
+    def add(self, candidate: Candidate) -> int:
+        row = self.writable().add_row()
+        self.candidates.append(candidate)
+        self.index[candidate.id] = row
+        if self._hashes is not None:
+            self._hashes.add(candidate.content_hash)
+        self.new_candidates.append(candidate)
+        return row
+
+    def build(self, session: Session) -> EngineState:
+        base = self.base
+        return replace(
+            base,
+            candidates=tuple(self.candidates),
+            scores=self._scores,
+            rng_state=self.rng.bit_generator.state,
+            sampler=self.sampler,
+            pending_val=tuple(self.pending),
+            component_cursor=self.cursor,
+            merges=self.merges,
+            iteration=self.iteration,
+            round_iterations=self.round_iterations,
+            usage=base.usage + session.ledger.usage,
+            metric_calls=base.metric_calls + session.ledger.metric_calls,
+            high_water=dict(sorted(session.high_water.items())),
+            round_failed=frozenset(self.round_failed),
+        )
+
+
+def _result(
+    work: _Work | None,
+    state: EngineState,
+    session: Session,
+    event: Event,
+    detail: str,
+    action: Action,
+    accepted_id: str | None = None,
+) -> StepResult:
+    """Builds the result. `work=None` returns `state` unchanged (nothing was spent or drawn)."""
+    if work is None:
+        new_state = state
+        if session.ledger.metric_calls or session.ledger.usage.calls:
+            new_state = replace(
+                state,
+                usage=state.usage + session.ledger.usage,
+                metric_calls=state.metric_calls + session.ledger.metric_calls,
+            )
+        candidates: tuple[Candidate, ...] = ()
+    else:
+        new_state = work.build(session)
+        candidates = tuple(work.new_candidates)
+    return StepResult(
+        state=new_state,
+        event=event,
+        detail=detail,
+        action=action,
+        new_candidates=candidates,
+        new_evaluations=tuple(session.fresh.values()),
+        budgets=session.ledger.budgets,
+        usage=session.ledger.usage,
+        metric_calls=session.ledger.metric_calls,
+        errors=tuple(session.errors),
+        accepted_id=accepted_id,
+    )
+
+
+def _session(
+    state: EngineState,
+    seams: Seams,
+    config: EngineConfig,
+    budgets: Sequence[Budget],
+    limiter: anyio.CapacityLimiter | None,
+) -> Session:
+    return Session(seams, config, Ledger(budgets), dict(state.high_water), limiter=limiter)
+
+
+# ---------------------------------------------------------------------------- public entry points
+
+
+async def step(
+    state: EngineState,
+    dataset: Dataset,
+    seams: Seams,
+    config: EngineConfig,
+    budgets: Sequence[Budget] = (),
+    *,
+    limiter: anyio.CapacityLimiter | None = None,
+) -> StepResult:
+    """Advances the engine by one unit of work.
+
+    In order: val catch-up when some candidate is owed val scores (new seeds or human edits, new
+    or changed val examples on frontier candidates); else a merge when one is due; else one
+    reflective mutation. `budgets` (e.g. this round's and today's) are all respected.
+    """
+    session = _session(state, seams, config, budgets, limiter)
+    work = _Work(state)
+    _sync_columns(work, dataset)
+    pairs = _catch_up_pairs(work, dataset, session)
+    if pairs:
+        return await _catch_up(work, state, dataset, session, pairs)
+    if not dataset.val_ids or not dataset.train_ids:
+        missing = "val" if not dataset.val_ids else "train"
+        return _result(work, state, session, "no_data", f"no {missing} examples", "none")
+    if work.merges.due > 0:
+        merged = await _merge(work, state, dataset, session)
+        if merged is not None:
+            return merged
+    return await _reflect(work, state, dataset, session)
+
+
+async def catch_up(
+    state: EngineState,
+    dataset: Dataset,
+    seams: Seams,
+    config: EngineConfig,
+    budgets: Sequence[Budget] = (),
+    *,
+    limiter: anyio.CapacityLimiter | None = None,
+) -> StepResult:
+    """Only the catch-up part of `step`: scores pending candidates on all val examples and
+    frontier candidates on val examples they lack (new or changed), cache first, within budget."""
+    session = _session(state, seams, config, budgets, limiter)
+    work = _Work(state)
+    _sync_columns(work, dataset)
+    pairs = _catch_up_pairs(work, dataset, session)
+    if not pairs:
+        return _result(work, state, session, "skipped", "nothing to catch up", "catch_up")
+    return await _catch_up(work, state, dataset, session, pairs)
+
+
+# ---------------------------------------------------------------------------- val bookkeeping
+
+
+def _sync_columns(work: _Work, dataset: Dataset) -> None:
+    """Aligns the val columns with the dataset: new examples appended (sorted by id), changed
+    ones reset, removed ones dropped."""
+    matrix = work.scores
+    if matrix.signature == dataset.val_signature:
+        return
+    cols = matrix.columns
+    fps = dict(zip(cols, matrix.fingerprints, strict=True))
+    present = set(dataset.val_ids)
+    removed = [c for c in cols if c not in present]
+    changed = [
+        (c, dataset[c].fingerprint)
+        for c in cols
+        if c in present and dataset[c].fingerprint != fps[c]
+    ]
+    added = [(e, dataset[e].fingerprint) for e in dataset.val_ids if e not in fps]
+    w = work.writable()
+    if removed:
+        w.drop_columns(removed)
+    for c, fp in changed:
+        w.reset_column(c, fp)
+    if added:
+        w.add_columns(added)
+
+
+def _fail_key(candidate: Candidate, example: Example, session: Session) -> str:
+    return (
+        f"{candidate.content_hash}|{example.id}|{example.fingerprint}|"
+        f"{session.seams.scorer_version}"
+    )
+
+
+def _catch_up_pairs(
+    work: _Work, dataset: Dataset, session: Session
+) -> list[tuple[int, int]]:
+    """(row, column) pairs owed a val score: pending rows first, then frontier rows."""
+    matrix = work.scores
+    if not matrix.columns:
+        return []
+    rows: list[int] = [work.index[c] for c in work.pending if c in work.index]
+    front = frontier_of(matrix, session.config.frontier)
+    seen = set(rows)
+    rows += [int(r) for r in front.members if int(r) not in seen]
+    if not rows:
+        return []
+    missing = np.isnan(matrix.aggregate[rows])
+    if not missing.any():
+        return []
+    cols = matrix.columns
+    out: list[tuple[int, int]] = []
+    for i, j in zip(*np.nonzero(missing), strict=True):
+        row, col = rows[int(i)], int(j)
+        if work.round_failed and (
+            _fail_key(work.candidates[row], dataset[cols[col]], session) in work.round_failed
+        ):
+            continue
+        out.append((row, col))
+    return out
+
+
+async def _score_val(
+    work: _Work, dataset: Dataset, session: Session, cells: Sequence[tuple[int, int]]
+) -> Scored:
+    """Scores (row, column) cells of the val matrix, affordable prefix first."""
+    cols = work.scores.columns
+    pairs = [(work.candidates[r], dataset[cols[c]]) for r, c in cells]
+    scored = await score(session, pairs, partial=True)
+    writable: ScoreMatrix | None = None
+    for (row, col), evaluation in zip(cells, scored.results, strict=True):
+        if evaluation is not None:
+            writable = writable or work.writable()
+            writable.set(row, col, evaluation.aggregate, evaluation.scores)
+    for i in scored.failed:
+        cand, ex = pairs[i]
+        work.round_failed.add(_fail_key(cand, ex, session))
+    return scored
+
+
+def _refresh_pending(work: _Work) -> None:
+    agg = work.scores.aggregate
+    work.pending = [
+        c for c in work.pending if c in work.index and bool(np.isnan(agg[work.index[c]]).any())
+    ]
+
+
+async def _catch_up(
+    work: _Work,
+    state: EngineState,
+    dataset: Dataset,
+    session: Session,
+    cells: Sequence[tuple[int, int]],
+) -> StepResult:
+    scored = await _score_val(work, dataset, session, cells)
+    _refresh_pending(work)
+    done = sum(r is not None for r in scored.results)
+    detail = f"scored {done} of {len(cells)} val cells"
+    if scored.failed:
+        detail += f", {len(scored.failed)} failed"
+    if scored.unaffordable:
+        return _result(work, state, session, "budget_exhausted", detail, "catch_up")
+    return _result(work, state, session, "catch_up", detail, "catch_up")
+
+
+async def _admit(
+    work: _Work, dataset: Dataset, session: Session, child: Candidate, *, schedule_merge: bool
+) -> tuple[int, Scored]:
+    """Adds an accepted child to the pool and scores it on val (cache first, within budget)."""
+    row = work.add(child)
+    work.pending.append(child.id)
+    cells = [(row, c) for c in range(len(work.scores.columns))]
+    scored = await _score_val(work, dataset, session, cells)
+    _refresh_pending(work)
+    if schedule_merge and session.config.max_merges > 0:
+        work.merges = replace(work.merges, due=work.merges.due + 1)
+    return row, scored
+
+
+# ---------------------------------------------------------------------------- reflection
+
+
+async def _reflect(
+    work: _Work, state: EngineState, dataset: Dataset, session: Session
+) -> StepResult:
+    config = session.config
+    front = frontier_of(work.scores, config.frontier)
+    if len(front) == 0:
+        return _result(
+            work, state, session, "skipped", "no candidate has val scores yet", "reflection"
+        )
+    rng = work.rng
+    weights = front.weights.astype(np.float64)
+    row = int(front.members[int(rng.choice(len(front), p=weights / weights.sum()))])
+    parent = work.candidates[row]
+    names = sorted(parent.components)
+    component = names[work.cursor % len(names)]
+    work.cursor += 1
+    batch_ids, work.sampler = next_minibatch(
+        work.sampler, dataset.train_ids, config.minibatch_size, rng, dataset.train_set
+    )
+    batch = [dataset[e] for e in batch_ids]
+    parent_pairs = [(parent, ex) for ex in batch]
+    uncached = sum(session.lookup(session.key(parent, ex)) is None for ex in batch)
+    need = session.rollout_unit().times(uncached + len(batch)) + session.allowance("reflection")
+    if not session.ledger.fits(need):
+        return _result(
+            None, state, session, "budget_exhausted", "cannot afford a reflection iteration",
+            "reflection",
+        )
+    work.iteration += 1
+    work.round_iterations += 1
+    parent_scored = await score(session, parent_pairs, partial=False)
+    if parent_scored.unaffordable:
+        return _result(None, state, session, "budget_exhausted", "parent rollouts", "reflection")
+    if parent_scored.failed:
+        return _result(work, state, session, "error", "parent rollouts failed", "reflection")
+    parent_evals = [e for e in parent_scored.results if e is not None]
+    if all(e.aggregate >= config.perfect_score for e in parent_evals):
+        return _result(
+            work, state, session, "skipped", f"parent {parent.id} is perfect on the minibatch",
+            "reflection",
+        )
+    records = [
+        Record(ex, ev.output, dict(ev.scores), ev.aggregate, ev.feedback)
+        for ex, ev in zip(batch, parent_evals, strict=True)
+    ]
+    current = parent.components[component]
+    prompt = build_reflection_prompt(component, current, records, config.max_quote_chars)
+    reply = await _call_reflection(session, prompt)
+    if reply is None:
+        return _result(work, state, session, "budget_exhausted", "reflection call", "reflection")
+    if isinstance(reply, str):
+        return _result(work, state, session, "error", reply, "reflection")
+    proposal = parse_proposal(reply, current, config.max_component_chars)
+    if proposal.text is None:
+        return _result(
+            work, state, session, "skipped", f"proposal rejected: {proposal.rejection}",
+            "reflection",
+        )
+    components = dict(parent.components)
+    components[component] = proposal.text
+    child = Candidate.create(
+        components, (parent.id,), "reflection", proposal.rationale, session.seams.clock.now()
+    )
+    if child.id in work.index or work.has_content(child):
+        return _result(
+            work, state, session, "skipped", "proposal duplicates a pool candidate", "reflection"
+        )
+    child_scored = await score(session, [(child, ex) for ex in batch], partial=False)
+    if child_scored.unaffordable:
+        return _result(work, state, session, "budget_exhausted", "child rollouts", "reflection")
+    if child_scored.failed:
+        return _result(work, state, session, "error", "child rollouts failed", "reflection")
+    parent_sum = sum(e.aggregate for e in parent_evals)
+    child_sum = sum(e.aggregate for e in child_scored.results if e is not None)
+    if not child_sum > parent_sum:
+        return _result(
+            work, state, session, "rejected",
+            f"child {child_sum:.4f} <= parent {parent_sum:.4f} on minibatch {list(batch_ids)}",
+            "reflection",
+        )
+    _, val = await _admit(work, dataset, session, child, schedule_merge=True)
+    detail = (
+        f"child {child.id} of {parent.id} ({component}): minibatch {child_sum:.4f} > "
+        f"{parent_sum:.4f}"
+    )
+    if val.unaffordable:
+        detail += f"; {val.unaffordable} val rollouts pending (budget)"
+        return _result(work, state, session, "budget_exhausted", detail, "reflection", child.id)
+    return _result(work, state, session, "accepted", detail, "reflection", child.id)
+
+
+async def _call_reflection(session: Session, prompt: str) -> Reply | str | None:
+    """The reflection LM's reply; None when the budget cannot hold the call; a str on error."""
+    reservation = session.ledger.reserve(session.allowance("reflection"))
+    if reservation is None:
+        return None
+    try:
+        reply = await session.seams.reflection.complete(prompt)
+    except Exception as exc:
+        extra = getattr(exc, "usage", None)
+        if isinstance(extra, Usage):
+            reservation.charge(0, extra)
+        reservation.close()
+        session.errors.append(f"reflection: {type(exc).__name__}: {exc}")
+        return f"reflection LM failed: {type(exc).__name__}: {exc}"
+    reservation.charge(0, reply.usage)
+    reservation.close()
+    session.observe("reflection", reply.usage)
+    return reply
+
+
+# ---------------------------------------------------------------------------- merge
+
+
+async def _merge(
+    work: _Work, state: EngineState, dataset: Dataset, session: Session
+) -> StepResult | None:
+    """A merge attempt, or None when none is possible (the due merge is then dropped)."""
+    config = session.config
+    if work.merges.this_round >= config.max_merges:
+        work.merges = replace(work.merges, due=0)
+        return None
+    front = frontier_of(work.scores, config.frontier)
+    view = work.build(session)
+    pairs = eligible_pairs(view, [int(m) for m in front.members])
+    if not pairs:
+        work.merges = replace(work.merges, due=0)
+        return None
+    rng = work.rng
+    a, b = pairs[int(rng.integers(len(pairs)))]
+    plan = plan_merge(view, a, b)
+    assert plan is not None  # eligible_pairs just checked it
+    batch_ids, work.sampler = next_minibatch(
+        work.sampler, dataset.train_ids, config.minibatch_size, rng, dataset.train_set
+    )
+    batch = [dataset[e] for e in batch_ids]
+    parent_pairs = [(p, ex) for p in (plan.left, plan.right) for ex in batch]
+    uncached = sum(session.lookup(session.key(p, ex)) is None for p, ex in parent_pairs)
+    need = session.rollout_unit().times(uncached + len(batch)) + session.allowance(
+        "reflection"
+    ).times(len(plan.conflicts))
+    if not session.ledger.fits(need):
+        return _result(
+            None, state, session, "budget_exhausted", "cannot afford a merge attempt", "merge"
+        )
+    # The attempt counts against the cap from here on, whatever its outcome.
+    work.merges = replace(
+        work.merges,
+        attempted=work.merges.attempted | {pair_key(a, b)},
+        due=work.merges.due - 1,
+        total=work.merges.total + 1,
+        this_round=work.merges.this_round + 1,
+    )
+    work.iteration += 1
+    work.round_iterations += 1
+    components = dict(plan.resolved)
+    notes = [f"merge of {plan.left.id} and {plan.right.id} (common ancestor {plan.ancestor.id})"]
+    for name, (anc_text, left_text, right_text) in sorted(plan.conflicts.items()):
+        reply = await _call_reflection(
+            session, build_merge_prompt(name, anc_text, left_text, right_text)
+        )
+        if reply is None:
+            return _result(work, state, session, "budget_exhausted", "merge synthesis", "merge")
+        if isinstance(reply, str):
+            return _result(work, state, session, "error", reply, "merge")
+        proposal = parse_proposal(
+            reply, f"{left_text}\n{right_text}", config.max_component_chars, allow_unchanged=True
+        )
+        if proposal.text is None:
+            return _result(
+                work, state, session, "skipped",
+                f"merge synthesis of {name} rejected: {proposal.rejection}", "merge",
+            )
+        components[name] = proposal.text
+        if proposal.rationale:
+            notes.append(f"{name}: {proposal.rationale}")
+    child = Candidate.create(
+        components, pair_key(a, b), "merge", "\n".join(notes), session.seams.clock.now()
+    )
+    if child.id in work.index or work.has_content(child):
+        return _result(
+            work, state, session, "skipped", "merge duplicates a pool candidate", "merge"
+        )
+    child_pairs = [(child, ex) for ex in batch]
+    scored = await score(session, parent_pairs + child_pairs, partial=False)
+    if scored.unaffordable:
+        return _result(work, state, session, "budget_exhausted", "merge rollouts", "merge")
+    if scored.failed:
+        return _result(work, state, session, "error", "merge rollouts failed", "merge")
+    sums = [0.0, 0.0, 0.0]
+    for i, evaluation in enumerate(scored.results):
+        assert evaluation is not None
+        sums[i // len(batch)] += evaluation.aggregate
+    left_sum, right_sum, child_sum = sums
+    if child_sum < max(left_sum, right_sum):
+        return _result(
+            work, state, session, "rejected",
+            f"merge {child_sum:.4f} < best parent {max(left_sum, right_sum):.4f}", "merge",
+        )
+    _, val = await _admit(work, dataset, session, child, schedule_merge=False)
+    detail = f"merge {child.id} of {a} and {b}: minibatch {child_sum:.4f}"
+    if val.unaffordable:
+        detail += f"; {val.unaffordable} val rollouts pending (budget)"
+        return _result(work, state, session, "budget_exhausted", detail, "merge", child.id)
+    return _result(work, state, session, "merge", detail, "merge", child.id)
+
