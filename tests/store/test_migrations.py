@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlmodel import SQLModel
+
+from gepad.store import tables  # noqa: F401  (registers the tables)
+from gepad.store.database import connect_writer
+from gepad.store.migrations import MIGRATIONS, migrate
+
+
+def test_migrated_schema_matches_the_tables(tmp_path: Path) -> None:
+    conn = connect_writer(tmp_path / "db.sqlite3")
+    for table in SQLModel.metadata.sorted_tables:
+        columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table.name})")}
+        assert columns == {c.name for c in table.columns}, table.name
+    assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert conn.execute("PRAGMA user_version").fetchone() == (len(MIGRATIONS),)
+
+
+def test_migrating_twice_is_a_no_op_and_newer_schemas_are_refused(tmp_path: Path) -> None:
+    conn = connect_writer(tmp_path / "db.sqlite3")
+    assert migrate(conn) == len(MIGRATIONS)
+    conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="newer than this gepad"):
+        migrate(conn)
+
+
+def test_a_failed_migration_leaves_nothing_behind(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+    monkeypatch.setattr("gepad.store.migrations.MIGRATIONS",
+                        ["CREATE TABLE a (x INTEGER); CREATE TABLE a (y INTEGER)"])
+    with pytest.raises(sqlite3.OperationalError):
+        migrate(conn)
+    assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
+    assert conn.execute("PRAGMA user_version").fetchone() == (0,)

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gepad.config import ConfigError, hash_token, load_settings
+
+
+def test_defaults_follow_systemd_then_xdg(tmp_path: Path) -> None:
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "cfg"), "XDG_STATE_HOME": str(tmp_path / "st"),
+           "XDG_RUNTIME_DIR": str(tmp_path / "rt")}
+    s = load_settings(env=env)
+    assert s.database_path == tmp_path / "st" / "gepad" / "gepad.sqlite3"
+    assert s.socket_path == tmp_path / "rt" / "gepad" / "gepad.sock"
+    assert s.tcp_address is None
+    s = load_settings(env={**env, "STATE_DIRECTORY": "/var/lib/gepad",
+                           "RUNTIME_DIRECTORY": "/run/gepad"})
+    assert s.state_dir == Path("/var/lib/gepad")
+    assert s.socket_path == Path("/run/gepad/gepad.sock")
+
+
+def test_file_and_environment(tmp_path: Path) -> None:
+    path = tmp_path / "gepad.toml"
+    path.write_text(
+        'tcp = "127.0.0.1:7000"\ngrace_seconds = 2\n'
+        f'[[tokens]]\nsha256 = "{hash_token("t-alice")}"\nuser = "alice"\n'
+    )
+    s = load_settings(path, env={"GEPAD_ADMIN_TOKEN": "root-token"})
+    assert s.tcp_address == "127.0.0.1:7000" and s.grace_seconds == 2.0
+    alice, admin = s.grant_for("t-alice"), s.grant_for("root-token")
+    assert alice is not None and alice.user == "alice" and not alice.is_admin
+    assert admin is not None and admin.is_admin
+    assert s.grant_for("guess") is None
+    assert load_settings(path, env={"GEPAD_TCP": "0.0.0.0:9"}).tcp_address == "0.0.0.0:9"
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ('tcp = "127.0.0.1:7000"\n', "no token is configured"),
+        ("grace_seconds = -1\n", "grace_seconds"),
+        ('[[tokens]]\nsha256 = "abc"\nuser = "u"\n', "tokens[0].sha256"),
+        (f'[[tokens]]\nsha256 = "{"a" * 64}"\n', "exactly one of"),
+        ("this is = = not toml", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_explained(tmp_path: Path, text: str, fragment: str) -> None:
+    path = tmp_path / "gepad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
+        load_settings(path, env={})
+
+
+def test_explicit_missing_config_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml", env={})
