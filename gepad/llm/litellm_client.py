@@ -1,0 +1,139 @@
+"""The only module that imports litellm.
+
+litellm fetches a remote price map at import time unless LITELLM_LOCAL_MODEL_COST_MAP is set, so
+it is set (without overriding an explicit choice) before the import.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import random
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import anyio
+import litellm
+
+from gepad.engine import ChatMessage, Usage
+
+from .client import Completion, LLMError
+from .settings import ModelSettings
+
+# Worth retrying: the same request may succeed a moment later.
+TRANSIENT: tuple[type[BaseException], ...] = (
+    litellm.exceptions.RateLimitError,
+    litellm.exceptions.APIConnectionError,  # includes litellm.Timeout
+    litellm.exceptions.ServiceUnavailableError,
+    litellm.exceptions.InternalServerError,
+    litellm.exceptions.BadGatewayError,
+    TimeoutError,
+)
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class LiteLLMClient:
+    """`litellm.acompletion` with a timeout, retries with exponential backoff and full jitter,
+    and per-call tokens and cost (cost 0 when litellm does not know the model's price).
+
+    `extra` is passed to litellm as is; tests use it for `mock_response`.
+    """
+
+    def __init__(
+        self,
+        settings: ModelSettings,
+        *,
+        sleep: Sleep = anyio.sleep,
+        rng: random.Random | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._extra = dict(extra or {})
+
+    @property
+    def version(self) -> str:
+        return self.settings.version
+
+    def _kwargs(self, messages: Sequence[ChatMessage]) -> dict[str, Any]:
+        s = self.settings
+        kwargs: dict[str, Any] = dict(s.params)
+        kwargs.update(
+            model=s.model,
+            messages=[{"role": m.role, "content": m.content} for m in messages],
+            timeout=s.timeout_s,
+            # Retries are ours (counted and budgeted), not litellm's or the SDK's.
+            num_retries=0,
+            max_retries=0,
+        )
+        if s.api_base:
+            kwargs["api_base"] = s.api_base
+        if s.api_key_env:
+            # Read at call time so a rotated key is picked up without a restart.
+            key = os.environ.get(s.api_key_env)
+            if key is None:
+                raise LLMError(f"environment variable {s.api_key_env} is not set")
+            kwargs["api_key"] = key
+        kwargs.update(self._extra)
+        return kwargs
+
+    async def complete(self, messages: Sequence[ChatMessage]) -> Completion:
+        s = self.settings
+        attempts = 0
+        while True:
+            attempts += 1
+            kwargs = self._kwargs(messages)
+            try:
+                with anyio.fail_after(s.timeout_s + 5.0):
+                    response = await litellm.acompletion(**kwargs)
+            except TRANSIENT as exc:
+                if attempts > s.retries:
+                    raise LLMError(
+                        f"{s.model}: giving up after {attempts} attempts: {exc}",
+                        Usage(calls=attempts),
+                        transient=True,
+                    ) from exc
+                delay = min(s.max_backoff_s, s.backoff_s * 2 ** (attempts - 1))
+                await self._sleep(self._rng.uniform(0, delay))
+                continue
+            except Exception as exc:
+                message = f"{s.model}: {type(exc).__name__}: {exc}"
+                raise LLMError(message, Usage(calls=attempts)) from exc
+            return _completion(response, s.model, attempts)
+
+
+def _completion(response: Any, model: str, attempts: int) -> Completion:
+    choice = response.choices[0]
+    text = getattr(choice.message, "content", None) or ""
+    usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    total = int(getattr(usage, "total_tokens", 0) or 0) or prompt_tokens + completion_tokens
+    return Completion(
+        text=text,
+        finish_reason=getattr(choice, "finish_reason", None),
+        usage=Usage(tokens=total, cost_usd=_cost(response), calls=attempts),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        model=str(getattr(response, "model", "") or model),
+    )
+
+
+def _cost(response: Any) -> float:
+    hidden = getattr(response, "_hidden_params", None) or {}
+    cost = hidden.get("response_cost")
+    if cost is None:
+        try:
+            cost = litellm.completion_cost(completion_response=response)
+        except Exception:
+            # Unknown price (local models, custom providers): cost is unknown, not guessed.
+            cost = 0.0
+    try:
+        value = float(cost)
+    except (TypeError, ValueError):
+        return 0.0
+    return value if value >= 0 else 0.0
