@@ -1,0 +1,1 @@
+"""Benchmarks for gepad: ``python -m bench <name>`` runs one, ``python -m bench`` lists them."""
