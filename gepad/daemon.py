@@ -11,6 +11,7 @@ from collections.abc import Callable
 import anyio
 
 from gepad.config import Settings
+from gepad.evolution import LiteLLMSeams, RoundManager
 from gepad.programs import ProgramRegistry
 from gepad.rpc.auth import Authenticator
 from gepad.rpc.server import GrpcServer
@@ -48,8 +49,13 @@ async def run_daemon(
                                for row in store.load_programs())
     prompts = ServedPrompts(programs.seed)
     prompts.load(store.load_served())
+    rounds = RoundManager(
+        store=store, programs=programs, prompts=prompts, seams=LiteLLMSeams(),
+        max_concurrent_rounds=settings.max_concurrent_rounds,
+    )
     servicer = GepadServicer(
-        store=store, programs=programs, prompts=prompts, auth=Authenticator(settings.tokens)
+        store=store, programs=programs, prompts=prompts, auth=Authenticator(settings.tokens),
+        evolution=rounds,
     )
     server = GrpcServer(servicer, settings)
     server.bind()
@@ -57,6 +63,9 @@ async def run_daemon(
         async with anyio.create_task_group() as tg:
             await tg.start(writer.run)
             async with anyio.create_task_group() as helpers:
+                # Rounds are cancelled with the helpers at shutdown; each committed step is kept
+                # and the round resumes from it at the next start.
+                await helpers.start(rounds.run)
                 await server.start()
                 where = f"unix:{settings.socket_path}" + (
                     f" and tcp port {server.tcp_port}" if server.tcp_port else ""

@@ -68,7 +68,7 @@ class Store:
         finally:
             conn.close()
 
-    async def _in_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
             with self._read() as conn:
                 return fn(conn)
@@ -91,7 +91,7 @@ class Store:
                 read_changes(conn, user_id, program),
             )
 
-        return await self._in_thread(read)
+        return await self.read(read)
 
     async def has_history(self, user_id: str, program: str) -> bool:
         def read(conn: sqlite3.Connection) -> bool:
@@ -101,7 +101,7 @@ class Store:
             ).fetchone()
             return row is not None
 
-        return await self._in_thread(read)
+        return await self.read(read)
 
     # ------------------------------------------------------------------ writes
 
@@ -175,13 +175,27 @@ class Store:
         note: str,
         seed: CandidateRecord,
         publish: Callable[[ServedState], None],
-    ) -> ServedState:
-        """Point the served prompt at an existing lineage node (rollback, unpin, promotion)."""
+        unless_pinned: bool = False,
+    ) -> ServedState | None:
+        """Point the served prompt at an existing lineage node (rollback, unpin, promotion).
 
-        def op(conn: sqlite3.Connection) -> ServedState:
+        With ``unless_pinned`` nothing changes (and None is returned) while the user's prompt is
+        pinned; the check is in the same transaction as the change, so a rollback that lands
+        while a round is finishing always wins.
+        """
+
+        def op(conn: sqlite3.Connection) -> ServedState | None:
+            if unless_pinned:
+                current = read_served(conn, user_id, program)
+                if current is not None and current.pinned:
+                    return None
             return set_served(
                 conn, user_id=user_id, program=program, candidate_id=candidate, pinned=pinned,
                 reason=reason, actor=actor, note=note, at=time.time(), seed=seed,
             )
 
-        return await self.writer.submit(op, after_commit=publish)
+        def after(state: ServedState | None) -> None:
+            if state is not None:
+                publish(state)
+
+        return await self.writer.submit(op, after_commit=after)

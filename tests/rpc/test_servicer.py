@@ -382,8 +382,3 @@ def test_watch_prompt_sees_a_new_seed(stub: Stub) -> None:
         name="editor.system", seed_components={"system": "A new seed."})))
     assert next(stream).components["system"] == "A new seed."
     stream.cancel()
-
-
-def test_evolution_rpcs_say_they_are_unavailable(stub: Stub) -> None:
-    expect_error(grpc.StatusCode.UNIMPLEMENTED, "evolution", stub.Evolve,
-                 pb.EvolveRequest(user_id="alice", program="editor.system"))

@@ -1,0 +1,448 @@
+"""Evolution rounds inside the daemon: start them, run them step by step, persist every step,
+report progress, and promote the winner through the release gate.
+
+One round at a time per (user, program); at most ``max_concurrent_rounds`` across the daemon.
+A round interrupted by a crash or shutdown is resumed at start-up from its last committed step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+import uuid
+import zlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol
+
+import anyio
+from anyio.abc import TaskGroup
+from google.protobuf import json_format
+
+from gepad.engine import (
+    Budget,
+    Candidate,
+    Dataset,
+    EngineConfig,
+    EngineState,
+    MemoryEvaluationStore,
+    Seams,
+    add_candidates,
+    choose_promotion,
+    frontier_report,
+    new_round,
+    step,
+)
+from gepad.engine.frontier import best_by_val
+from gepad.evolution.codec import evaluation_from_json, evaluation_row
+from gepad.evolution.dataset import build_dataset
+from gepad.programs import ProgramRegistry
+from gepad.rpc.errors import FailedPrecondition, NotFound
+from gepad.rpc.servicer import candidate_message
+from gepad.serving.prompts import ServedPrompts
+from gepad.store import evolution as rows
+from gepad.store.lineage import CandidateRecord
+from gepad.store.repository import Store
+from gepad.v1 import gepad_pb2 as pb
+
+__all__ = ["RoundManager", "SeamsFactory"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_ITERATIONS = 10
+DEFAULT_METRIC_CALLS_PER_ROUND = 300
+# Consecutive steps that change nothing (no candidate, no evaluation) before a round stops.
+MAX_IDLE_STEPS = 3
+
+_STATUS = {
+    pb.RUN_STATUS_QUEUED: "queued", pb.RUN_STATUS_RUNNING: "running",
+    pb.RUN_STATUS_SUCCEEDED: "succeeded", pb.RUN_STATUS_FAILED: "failed",
+    pb.RUN_STATUS_CANCELLED: "cancelled",
+}
+_TERMINAL = {pb.RUN_STATUS_SUCCEEDED, pb.RUN_STATUS_FAILED, pb.RUN_STATUS_CANCELLED}
+
+
+class SeamsFactory(Protocol):
+    """Builds the engine's seams for one program (task runner, evaluator panel, reflection LM)
+    around the evaluation store and clock the round provides."""
+
+    def __call__(self, program: pb.Program, store: MemoryEvaluationStore) -> Seams: ...
+
+
+@dataclass
+class _Live:
+    progress: pb.RunProgress
+    changed: anyio.Event = field(default_factory=anyio.Event)
+
+
+def engine_config(program: pb.Program, seed: int) -> EngineConfig:
+    ev = program.evolution
+    return EngineConfig(
+        minibatch_size=ev.minibatch_size or 3,
+        rollouts_per_example=ev.rollouts_per_example or 1,
+        max_merges=ev.max_merges_per_round or 5,
+        max_concurrency=ev.max_concurrency or 8,
+        seed=seed,
+    )
+
+
+def _cap(value: float) -> float | None:
+    return value if value > 0 else None
+
+
+def _int_cap(value: int) -> int | None:
+    return value if value > 0 else None
+
+
+def _day_start(now: float) -> float:
+    return now - now % 86400
+
+
+class RoundManager:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        programs: ProgramRegistry,
+        prompts: ServedPrompts,
+        seams: SeamsFactory,
+        max_concurrent_rounds: int = 2,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._programs = programs
+        self._prompts = prompts
+        self._seams = seams
+        self._clock = clock
+        self._rounds = anyio.CapacityLimiter(max_concurrent_rounds)
+        self._active: dict[tuple[str, str], str] = {}
+        self._live: dict[str, _Live] = {}
+        self._tg: TaskGroup | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED
+                  ) -> None:
+        """Own the rounds' tasks; resume rounds a previous process left unfinished."""
+        async with anyio.create_task_group() as tg:
+            self._tg = tg
+            for run_id, user_id, program in await self._store.read(rows.pending_rounds):
+                text = await self._store.read(partial(rows.read_run, run_id=run_id))
+                if text is not None and self._programs.get(program) is not None:
+                    log.info("resuming run %s for %s/%s", run_id, user_id, program)
+                    self._start(*_parse_run_record(text))
+            task_status.started()
+            await anyio.sleep_forever()
+
+    def _start(self, run: pb.Run, overrides: EvolveOverrides) -> None:
+        assert self._tg is not None, "RoundManager.run() is not running"
+        self._active[(run.user_id, run.program)] = run.run_id
+        self._live[run.run_id] = _Live(pb.RunProgress(run=run, event="queued"))
+        self._tg.start_soon(self._round, run, overrides)
+
+    # ------------------------------------------------------------------ EvolutionService
+
+    async def evolve(self, request: pb.EvolveRequest, actor: str, trigger: str = "manual") -> str:
+        key = (request.user_id, request.program)
+        if key in self._active:
+            return self._active[key]  # one round at a time: the caller can watch this one
+        program = self._programs.get(request.program)
+        if program is not None and not program.task_model.model:
+            raise FailedPrecondition(
+                f"program {request.program!r} has no task_model.model; set one to evolve it"
+            )
+        if not await self._store.has_history(request.user_id, request.program):
+            raise NotFound(
+                f"user {request.user_id!r} has no feedback for program {request.program!r} yet"
+            )
+        run_id = "r" + uuid.uuid4().hex[:15]
+        run = pb.Run(run_id=run_id, user_id=request.user_id, program=request.program,
+                     trigger=trigger, status=pb.RUN_STATUS_QUEUED, message=f"started by {actor}")
+        run.budget.CopyFrom(request.budget)
+        run.started_at.FromNanoseconds(int(self._clock() * 1e9))
+        overrides = EvolveOverrides(request.max_iterations, request.seed)
+        run_json = _run_json(run, overrides)
+
+        def op(conn: sqlite3.Connection) -> None:
+            rows.insert_run(conn, run_id, run.user_id, run.program, trigger, "queued", run_json,
+                            self._clock())
+
+        await self._store.writer.submit(op)
+        self._start(run, overrides)
+        return run_id
+
+    def is_active(self, user_id: str, program: str) -> bool:
+        return (user_id, program) in self._active
+
+    async def get_run(self, run_id: str) -> pb.Run | None:
+        live = self._live.get(run_id)
+        if live is not None:
+            return live.progress.run
+        text = await self._store.read(lambda c: rows.read_run(c, run_id))
+        return None if text is None else _parse_run(text)
+
+    async def list_runs(self, user_id: str, program: str, limit: int) -> list[pb.Run]:
+        texts = await self._store.read(lambda c: rows.read_runs(c, user_id, program, limit))
+        runs = [_parse_run(t) for t in texts]
+        return [self._live[r.run_id].progress.run if r.run_id in self._live else r for r in runs]
+
+    async def watch_run(self, run_id: str) -> AsyncIterator[pb.RunProgress]:
+        last: pb.RunProgress | None = None
+        while True:
+            live = self._live.get(run_id)
+            if live is None:
+                run = await self.get_run(run_id)
+                if run is not None and (last is None or last.run.status not in _TERMINAL):
+                    yield pb.RunProgress(run=run, event="finished")
+                return
+            if live.progress is not last:
+                last = live.progress
+                yield live.progress
+                if live.progress.run.status in _TERMINAL:
+                    return
+            await live.changed.wait()
+
+    async def frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse:
+        text = await self._store.read(lambda c: rows.read_engine_state(c, user_id, program))
+        served = self._prompts.get(user_id, program)
+        response = pb.GetFrontierResponse(served_candidate_id=served.candidate_id if served else "")
+        if text is None:
+            return response
+        state = EngineState.from_json(text)
+        response.val_examples = len(state.scores.columns)
+        for entry in frontier_report(state):
+            item = response.entries.add(
+                val_score=entry.val_score if entry.val_score == entry.val_score else 0.0,
+                instances_won=entry.instances_won, val_coverage=entry.val_coverage,
+                dimension_scores=entry.dimension_scores,
+            )
+            item.candidate.CopyFrom(_candidate_message(entry.candidate, state.round_id))
+        return response
+
+    # ------------------------------------------------------------------ one round
+
+    def _publish(self, run: pb.Run, event: str, detail: str = "") -> None:
+        live = self._live[run.run_id]
+        progress = pb.RunProgress(event=event, detail=detail)
+        progress.run.CopyFrom(run)
+        live.progress = progress
+        live.changed.set()
+        live.changed = anyio.Event()
+
+    async def _round(self, run: pb.Run, overrides: EvolveOverrides) -> None:
+        key = (run.user_id, run.program)
+        try:
+            async with self._rounds:
+                await self._evolve(run, overrides)
+        except Exception as exc:  # a round's failure is recorded, never fatal to the daemon
+            log.exception("run %s failed", run.run_id)
+            run.status = pb.RUN_STATUS_FAILED
+            run.message = f"{type(exc).__name__}: {exc}"
+            await self._finish(run, overrides)
+        finally:
+            self._active.pop(key, None)
+            self._publish(run, "finished", run.message)
+            self._live.pop(run.run_id, None)
+
+    async def _finish(self, run: pb.Run, overrides: EvolveOverrides) -> None:
+        run.finished_at.FromNanoseconds(int(self._clock() * 1e9))
+        text = _run_json(run, overrides)
+
+        def op(conn: sqlite3.Connection) -> None:
+            rows.update_run(conn, run.run_id, _STATUS[run.status], text, self._clock())
+
+        with anyio.CancelScope(shield=True):
+            await self._store.writer.submit(op)
+
+    async def _evolve(self, run: pb.Run, overrides: EvolveOverrides) -> None:
+        user_id, program_name = run.user_id, run.program
+        program = self._programs.get(program_name)
+        if program is None:
+            raise NotFound(f"program {program_name!r} no longer exists")
+        run.status = pb.RUN_STATUS_RUNNING
+        self._publish(run, "started")
+
+        def load(conn: sqlite3.Connection) -> tuple[
+            list[rows.ExampleRecord], list[rows.EventRow], str | None, list[str], list[str]
+        ]:
+            examples, events = rows.read_dataset_rows(conn, user_id, program_name)
+            since = _day_start(self._clock())
+            return (examples, events, rows.read_engine_state(conn, user_id, program_name),
+                    rows.read_evaluations(conn, user_id, program_name),
+                    rows.day_usage(conn, user_id, program_name, since))
+
+        examples, events, state_json, evaluation_texts, today = await self._store.read(load)
+        dataset = build_dataset(examples, events)
+        cache = MemoryEvaluationStore(evaluation_from_json(t) for t in evaluation_texts)
+        seams = self._seams(program, cache)
+        seed = overrides.seed or zlib.crc32(run.run_id.encode())
+        config = engine_config(program, seed)
+
+        served = self._served_candidate(user_id, program_name)
+        state = (EngineState.from_json(state_json) if state_json
+                 else EngineState.initial([served], seed=seed))
+        state = add_candidates(state, [served])
+        if state.round_id != run.run_id:
+            state = new_round(state, run.run_id, seed=seed)
+
+        budgets = self._budgets(program, run, today)
+        max_iterations = (overrides.max_iterations or program.evolution.max_iterations_per_round
+                          or DEFAULT_MAX_ITERATIONS)
+        idle = 0
+        while state.round_iterations < max_iterations and idle < MAX_IDLE_STEPS:
+            result = await step(state, dataset, seams, config, budgets)
+            state, budgets = result.state, result.budgets
+            cache.add(result.new_evaluations)
+            run.iterations = state.round_iterations
+            if result.accepted_id is not None:
+                run.accepted += 1
+                run.merges += result.action == "merge"
+            self._count(run, result.metric_calls, result.usage.calls, result.usage.tokens,
+                        result.usage.cost_usd)
+            self._frontier_stats(run, state)
+            await self._commit(run, overrides, state, result.new_candidates,
+                               result.new_evaluations)
+            self._publish(run, result.event, result.detail)
+            if result.event in ("budget_exhausted", "no_data"):
+                run.message = result.detail
+                break
+            idle = idle + 1 if not (result.new_candidates or result.new_evaluations) else 0
+
+        await self._promote(run, overrides, state, dataset, seams, config, budgets)
+        run.status = pb.RUN_STATUS_SUCCEEDED
+        await self._finish(run, overrides)
+
+    async def _promote(self, run: pb.Run, overrides: EvolveOverrides, state: EngineState,
+                       dataset: Dataset, seams: Seams, config: EngineConfig,
+                       budgets: tuple[Budget, ...]) -> None:
+        current = self._prompts.get(run.user_id, run.program)
+        if current is not None and current.pinned:
+            run.message = "not promoted: the served prompt is pinned (after a rollback)"
+            self._publish(run, "not_promoted", run.message)
+            return
+        program = self._programs.get(run.program)
+        assert program is not None
+        # Gate against what is served now: a person may have edited it while the round ran.
+        served = self._served_candidate(run.user_id, run.program)
+        result = await choose_promotion(
+            state, dataset, seams, config, budgets, served,
+            margin=program.evolution.promotion_margin,
+        )
+        self._count(run, result.metric_calls, result.usage.calls, result.usage.tokens,
+                    result.usage.cost_usd)
+        decision = result.decision
+        why = "; ".join(decision.reasons)
+        await self._commit(run, overrides, state, (), result.new_evaluations)
+        if not decision.promote or decision.candidate_id is None:
+            self._publish(run, "not_promoted", why)
+            run.message = f"not promoted: {why}"
+            return
+        seed = self._programs.seed(run.program)
+        assert seed is not None
+        changed = await self._store.serve(
+            user_id=run.user_id, program=run.program, candidate=decision.candidate_id,
+            pinned=False, reason="promotion", actor=f"engine:{run.run_id}", note=why, seed=seed,
+            publish=self._prompts.publish, unless_pinned=True,
+        )
+        if changed is None:
+            run.message = "not promoted: the prompt was pinned while the round ran"
+            self._publish(run, "not_promoted", run.message)
+            return
+        run.promoted = True
+        run.promoted_candidate_id = decision.candidate_id
+        run.message = f"promoted {decision.candidate_id}: {why}"
+        self._publish(run, "promoted", why)
+
+    def _served_candidate(self, user_id: str, program: str) -> Candidate:
+        prompt = self._prompts.get(user_id, program)
+        assert prompt is not None
+        return Candidate(id=prompt.candidate_id, components=dict(sorted(prompt.components.items())),
+                         origin="seed" if prompt.version == 0 else "human_edit")
+
+    def _budgets(self, program: pb.Program, run: pb.Run, today: list[str]) -> tuple[Budget, ...]:
+        b, o = program.budget, run.budget
+        round_budget = Budget(
+            max_metric_calls=(o.max_metric_calls_per_round or b.max_metric_calls_per_round
+                              or DEFAULT_METRIC_CALLS_PER_ROUND),
+            max_tokens=_int_cap(o.max_tokens_per_round or b.max_tokens_per_round),
+            max_cost_usd=_cap(o.max_cost_usd_per_round or b.max_cost_usd_per_round),
+            metric_calls=run.metric_calls, tokens=run.tokens, cost_usd=run.cost_usd,
+            llm_calls=run.llm_calls,
+        )
+        spent = [_parse_run(t) for t in today]
+        day_budget = Budget(
+            max_metric_calls=_int_cap(b.max_metric_calls_per_day),
+            max_tokens=_int_cap(b.max_tokens_per_day),
+            max_cost_usd=_cap(b.max_cost_usd_per_day),
+            metric_calls=sum(r.metric_calls for r in spent),
+            tokens=sum(r.tokens for r in spent),
+            cost_usd=sum(r.cost_usd for r in spent),
+            llm_calls=sum(r.llm_calls for r in spent),
+        )
+        return (round_budget, day_budget)
+
+    @staticmethod
+    def _count(run: pb.Run, metric_calls: int, llm_calls: int, tokens: int, cost: float) -> None:
+        run.metric_calls += metric_calls
+        run.llm_calls += llm_calls
+        run.tokens += tokens
+        run.cost_usd += cost
+
+    @staticmethod
+    def _frontier_stats(run: pb.Run, state: EngineState) -> None:
+        entries = [e for e in frontier_report(state) if e.on_frontier]
+        run.frontier_size = len(entries)
+        best = best_by_val(state)
+        if best is not None:
+            agg = state.scores.aggregate[state.index(best.id)]
+            run.best_val_score = float(agg.mean()) if agg.size else 0.0
+
+    async def _commit(self, run: pb.Run, overrides: EvolveOverrides, state: EngineState,
+                      candidates: tuple[Candidate, ...], evaluations: tuple[object, ...]) -> None:
+        commit = rows.StepCommit(
+            user_id=run.user_id, program=run.program, run_id=run.run_id,
+            state_json=state.to_json(),
+            candidates=[(c.id, c.parent_ids, c.origin, c.components, c.rationale, c.created_at)
+                        for c in candidates],
+            evaluations=[evaluation_row(e) for e in evaluations],  # type: ignore[arg-type]
+            run_status=_STATUS[run.status], run_json=_run_json(run, overrides), at=self._clock(),
+        )
+        with anyio.CancelScope(shield=True):
+            await self._store.writer.submit(lambda conn: rows.commit_step(conn, commit))
+
+
+@dataclass(frozen=True)
+class EvolveOverrides:
+    """The per-request knobs a resumed round must see again (kept inside the run record)."""
+
+    max_iterations: int = 0
+    seed: int = 0
+
+
+
+def _run_json(run: pb.Run, overrides: EvolveOverrides) -> str:
+    data = json.loads(json_format.MessageToJson(run, indent=None))
+    data["_overrides"] = {"max_iterations": overrides.max_iterations, "seed": overrides.seed}
+    return json.dumps(data)
+
+
+def _parse_run(text: str) -> pb.Run:
+    return _parse_run_record(text)[0]
+
+
+def _parse_run_record(text: str) -> tuple[pb.Run, EvolveOverrides]:
+    data = json.loads(text)
+    extra = data.pop("_overrides", None) or {}
+    overrides = EvolveOverrides(int(extra.get("max_iterations", 0)), int(extra.get("seed", 0)))
+    return json_format.ParseDict(data, pb.Run()), overrides
+
+
+def _candidate_message(candidate: Candidate, run_id: str) -> pb.Candidate:
+    return candidate_message(CandidateRecord(
+        candidate.id, candidate.parent_ids, candidate.origin, candidate.components,
+        candidate.rationale, run_id, candidate.created_at,
+    ))
+

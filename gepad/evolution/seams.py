@@ -1,0 +1,67 @@
+"""Turning a program's settings into the engine's seams: the task runner, the evaluator panel
+(rules, the user's corrections, the judge LM) and the reflection LM, all over litellm."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf import json_format
+
+from gepad.engine import Evaluator, MemoryEvaluationStore, Seams, SystemClock
+from gepad.evaluators import EvaluatorPanel, JudgeEvaluator, ReferenceEvaluator, RuleEvaluator
+from gepad.llm import ChatTaskRunner, LLMClient, LLMReflection, ModelSettings
+from gepad.v1 import gepad_pb2 as pb
+
+__all__ = ["LiteLLMSeams", "model_settings"]
+
+
+def model_settings(settings: pb.ModelSettings, fallback: pb.ModelSettings) -> ModelSettings:
+    """A role without its own model (reflection, judge) uses the task model's settings."""
+    chosen = settings if settings.model else fallback
+    params: dict[str, Any] = (
+        json_format.MessageToDict(chosen.params) if chosen.HasField("params") else {}
+    )
+    return ModelSettings(
+        model=chosen.model, api_base=chosen.api_base or None,
+        api_key_env=chosen.api_key_env or None, params=params,
+    )
+
+
+def _default_client(settings: ModelSettings) -> LLMClient:
+    from gepad.llm import LiteLLMClient
+
+    return LiteLLMClient(settings)
+
+
+class LiteLLMSeams:
+    """The production SeamsFactory. ``client`` is the one place a different LLM transport can be
+    plugged in; by default every role goes through litellm."""
+
+    def __init__(self, client: Callable[[ModelSettings], LLMClient] = _default_client) -> None:
+        self._client = client
+
+    def __call__(self, program: pb.Program, store: MemoryEvaluationStore) -> Seams:
+        if not program.task_model.model:
+            raise ValueError(
+                f"program {program.name!r} has no task_model.model; set one to evolve it"
+            )
+        task = model_settings(program.task_model, program.task_model)
+        ev = program.evolution
+        members: list[Evaluator] = [ReferenceEvaluator()]
+        if ev.must_match or ev.must_not_match or ev.max_output_chars:
+            members.append(RuleEvaluator(
+                list(ev.must_match), list(ev.must_not_match), ev.max_output_chars or None,
+            ))
+        members.append(JudgeEvaluator(self._client(
+            model_settings(program.judge_model, program.task_model)
+        )))
+        return Seams(
+            runner=ChatTaskRunner(self._client(task)),
+            evaluator=EvaluatorPanel(members),
+            reflection=LLMReflection(self._client(
+                model_settings(program.reflection_model, program.task_model)
+            )),
+            store=store,
+            clock=SystemClock(),
+        )

@@ -1,0 +1,87 @@
+"""Test double: an OpenAI-compatible chat server on loopback, deterministic, dispatching on the
+model name. It plays a tiny world in which the user wants every answer in UPPERCASE:
+
+* ``task-double`` answers "ok: <question>", in uppercase only if its system prompt says UPPERCASE;
+* ``judge-double`` grades the quoted output (1 if uppercase, else 0, with feedback in words);
+* ``reflect-double`` proposes a prompt that asks for uppercase, between the engine's markers.
+
+The daemon reaches it through litellm exactly as it would reach a real provider.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+_GRADED = re.compile(r"\[(\S+) output to grade\]\n(.*?)\n\[/\1\]", re.S)
+
+
+def task_answer(messages: list[dict[str, str]]) -> str:
+    system = next((m["content"] for m in messages if m["role"] == "system"), "")
+    question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    answer = f"ok: {question}"
+    return answer.upper() if "UPPERCASE" in system else answer
+
+
+def judge_answer(messages: list[dict[str, str]]) -> str:
+    prompt = messages[-1]["content"]
+    match = _GRADED.search(prompt)
+    output = match.group(2) if match else ""
+    if output and output == output.upper():
+        return json.dumps({"score": 1.0, "feedback": "All in uppercase, as this user wants."})
+    return json.dumps({"score": 0.0, "feedback": "The answer is not in uppercase; this user "
+                       "wants every answer written in uppercase letters."})
+
+
+def reflect_answer(messages: list[dict[str, str]]) -> str:
+    return ("The feedback says the user wants uppercase.\n<<<BEGIN NEW TEXT>>>\n"
+            "You are a careful editor. Always answer in UPPERCASE.\n<<<END NEW TEXT>>>")
+
+
+class OpenAIDouble:
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                model = body["model"]
+                double.calls[model] += 1
+                answer = {"task-double": task_answer, "judge-double": judge_answer,
+                          "reflect-double": reflect_answer}[model](body["messages"])
+                reply = {
+                    "id": "chatcmpl-double", "object": "chat.completion", "created": 0,
+                    "model": model,
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": answer}}],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+                }
+                data = json.dumps(reply).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def api_base(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def __enter__(self) -> OpenAIDouble:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()

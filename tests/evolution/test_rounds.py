@@ -1,0 +1,146 @@
+"""End to end: feedback over gRPC, a round through litellm to a loopback test model, a better
+prompt promoted, served and pushed to a watcher."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from gepad.v1 import gepad_pb2 as pb
+from gepad.v1 import gepad_pb2_grpc as pbg
+from tests.conftest import RunningDaemon
+from tests.doubles.openai_server import OpenAIDouble
+
+SEED = "You are a careful editor."
+
+
+@pytest.fixture
+def double(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIDouble]:
+    monkeypatch.setenv("GEPAD_TEST_KEY", "not-a-real-key")
+    with OpenAIDouble() as server:
+        yield server
+
+
+def register(stub: pbg.GepadStub, api_base: str, **evolution: object) -> None:
+    def model(name: str) -> pb.ModelSettings:
+        return pb.ModelSettings(model=f"openai/{name}", api_base=api_base,
+                                api_key_env="GEPAD_TEST_KEY")
+
+    stub.UpsertProgram(pb.UpsertProgramRequest(program=pb.Program(
+        name="editor", seed_components={"system": SEED},
+        task_model=model("task-double"), judge_model=model("judge-double"),
+        reflection_model=model("reflect-double"),
+        evolution=pb.EvolutionSettings(**evolution),  # type: ignore[arg-type]
+    )))
+
+
+def feed(stub: pbg.GepadStub, user: str, n: int) -> None:
+    events = [
+        pb.FeedbackEvent(
+            event_id=f"{user}-{i}", user_id=user, program="editor",
+            kind=pb.FEEDBACK_KIND_CORRECTION,
+            input=[pb.ChatMessage(role="user", content=f"question {i}")],
+            output=f"ok: question {i}", correction=f"OK: QUESTION {i}",
+            comment="I want answers in uppercase",
+        )
+        for i in range(n)
+    ]
+    assert stub.StreamFeedback(iter(events)).stored == n
+
+
+def test_a_round_promotes_a_better_prompt_and_watchers_see_it(
+    running_daemon: RunningDaemon, double: OpenAIDouble
+) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, max_iterations_per_round=3)
+        feed(stub, "alice", 30)
+        watch = stub.WatchPrompt(pb.WatchPromptRequest(user_id="alice", program="editor"),
+                                 timeout=60)
+        assert next(watch).components["system"] == SEED
+
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="alice", program="editor")).run_id
+        progress = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))
+        final = progress[-1].run
+        assert final.status == pb.RUN_STATUS_SUCCEEDED, final.message
+        assert final.promoted, final.message
+        assert final.accepted >= 1 and final.metric_calls > 0 and final.llm_calls > 0
+        assert final.metric_calls <= 300  # the default per-round cap
+        assert {p.event for p in progress} >= {"started", "promoted"}
+
+        served = next(watch)
+        assert "UPPERCASE" in served.components["system"]
+        assert served.candidate_id == final.promoted_candidate_id and served.version == 1
+        assert stub.GetPrompt(pb.GetPromptRequest(user_id="alice", program="editor")) == served
+
+        lineage = stub.ListLineage(pb.ListLineageRequest(user_id="alice", program="editor"))
+        node = next(c for c in lineage.candidates if c.id == served.candidate_id)
+        assert node.origin == pb.CANDIDATE_ORIGIN_REFLECTION and node.run_id == run_id
+        assert lineage.history[-1].reason == "promotion"
+        assert lineage.history[-1].actor == f"engine:{run_id}"
+
+        frontier = stub.GetFrontier(pb.GetFrontierRequest(user_id="alice", program="editor"))
+        assert frontier.entries[0].candidate.id == served.candidate_id
+        assert frontier.entries[0].val_score == 1.0
+        runs = stub.ListRuns(pb.ListRunsRequest(user_id="alice", program="editor")).runs
+        assert [r.run_id for r in runs] == [run_id]
+        watch.cancel()
+    assert double.calls["judge-double"] > 0 and double.calls["reflect-double"] >= 1
+
+
+def test_a_pinned_prompt_is_not_replaced(running_daemon: RunningDaemon,
+                                         double: OpenAIDouble) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, max_iterations_per_round=2)
+        feed(stub, "bob", 30)
+        seed = stub.GetPrompt(pb.GetPromptRequest(user_id="bob", program="editor"))
+        stub.Rollback(pb.RollbackRequest(user_id="bob", program="editor",
+                                         candidate_id=seed.candidate_id))
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="bob", program="editor")).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+        assert final.status == pb.RUN_STATUS_SUCCEEDED and not final.promoted
+        assert "pinned" in final.message
+        served = stub.GetPrompt(pb.GetPromptRequest(user_id="bob", program="editor"))
+        assert served.components["system"] == SEED and served.pinned
+
+
+def test_budget_cap_is_never_exceeded(running_daemon: RunningDaemon,
+                                      double: OpenAIDouble) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, max_iterations_per_round=50)
+        feed(stub, "carol", 30)
+        request = pb.EvolveRequest(user_id="carol", program="editor",
+                                   budget=pb.Budget(max_metric_calls_per_round=7))
+        run_id = stub.Evolve(request).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+        assert final.status == pb.RUN_STATUS_SUCCEEDED
+        assert 0 < final.metric_calls <= 7
+    with sqlite3.connect(running_daemon.settings.database_path) as conn:
+        (status,) = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    assert status == "succeeded"
+
+
+def test_evolve_refuses_what_it_cannot_do(running_daemon: RunningDaemon) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        stub.UpsertProgram(pb.UpsertProgramRequest(program=pb.Program(
+            name="bare", seed_components={"system": "s"})))
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Evolve(pb.EvolveRequest(user_id="alice", program="bare"))
+        assert info.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "task_model" in (info.value.details() or "")
+        register(stub, "http://127.0.0.1:9/v1")
+        with pytest.raises(grpc.RpcError) as info:
+            stub.Evolve(pb.EvolveRequest(user_id="nobody", program="editor"))
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+        with pytest.raises(grpc.RpcError) as info:
+            stub.GetRun(pb.GetRunRequest(run_id="rmissing"))
+        assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+
