@@ -72,6 +72,7 @@ class _Work:
         self.round_failed = set(state.round_failed)
         self.new_candidates: list[Candidate] = []
         self._hashes: set[str] | None = None
+        self.scorer_version = state.scorer_version
 
     @property
     def scores(self) -> ScoreMatrix:
@@ -114,6 +115,7 @@ class _Work:
             metric_calls=base.metric_calls + session.ledger.metric_calls,
             high_water=dict(sorted(session.high_water.items())),
             round_failed=frozenset(self.round_failed),
+            scorer_version=self.scorer_version,
         )
 
 
@@ -184,7 +186,7 @@ async def step(
     """
     session = _session(state, seams, config, budgets, limiter)
     work = _Work(state)
-    _sync_columns(work, dataset)
+    _sync_columns(work, dataset, session)
     pairs = _catch_up_pairs(work, dataset, session)
     if pairs:
         return await _catch_up(work, state, dataset, session, pairs)
@@ -211,7 +213,7 @@ async def catch_up(
     frontier candidates on val examples they lack (new or changed), cache first, within budget."""
     session = _session(state, seams, config, budgets, limiter)
     work = _Work(state)
-    _sync_columns(work, dataset)
+    _sync_columns(work, dataset, session)
     pairs = _catch_up_pairs(work, dataset, session)
     if not pairs:
         return _result(work, state, session, "skipped", "nothing to catch up", "catch_up")
@@ -221,9 +223,29 @@ async def catch_up(
 # ---------------------------------------------------------------------------- val bookkeeping
 
 
-def _sync_columns(work: _Work, dataset: Dataset) -> None:
+def _sync_version(work: _Work, session: Session) -> None:
+    """A new evaluator or task model makes every val score stale.
+
+    Scores are reset; the frontier of the old scores is re-scored (lazily, by catch-up) and the
+    rest of the pool keeps its lineage but no val scores, like any non-frontier candidate.
+    """
+    version = session.seams.scorer_version
+    if work.scorer_version == version:
+        return
+    if work.scorer_version:
+        front = frontier_of(work.scores, session.config.frontier)
+        owed = [work.candidates[int(r)].id for r in front.members]
+        work.pending += [c for c in owed if c not in work.pending]
+        w = work.writable()
+        for column, fingerprint in zip(w.columns, w.fingerprints, strict=True):
+            w.reset_column(column, fingerprint)
+    work.scorer_version = version
+
+
+def _sync_columns(work: _Work, dataset: Dataset, session: Session) -> None:
     """Aligns the val columns with the dataset: new examples appended (sorted by id), changed
     ones reset, removed ones dropped."""
+    _sync_version(work, session)
     matrix = work.scores
     if matrix.signature == dataset.val_signature:
         return

@@ -53,6 +53,8 @@ class EngineState:
     # Val rollouts that failed this round ("content hash|example id|fingerprint|scorer"): not
     # retried until the next round, so a judge that keeps failing cannot loop a round.
     round_failed: frozenset[str] = frozenset()
+    # The scorer (evaluator + runner) version the val matrix was computed with.
+    scorer_version: str = ""
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -113,6 +115,7 @@ class EngineState:
                 "metric_calls": self.metric_calls,
                 "high_water": {k: list(v) for k, v in sorted(self.high_water.items())},
                 "round_failed": sorted(self.round_failed),
+                "scorer_version": self.scorer_version,
             },
             separators=(",", ":"),
         )
@@ -144,6 +147,7 @@ class EngineState:
             metric_calls=int(data["metric_calls"]),
             high_water={k: (int(v[0]), float(v[1])) for k, v in data["high_water"].items()},
             round_failed=frozenset(data["round_failed"]),
+            scorer_version=str(data["scorer_version"]),
         )
 
 

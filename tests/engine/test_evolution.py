@@ -1,0 +1,269 @@
+from __future__ import annotations
+
+import itertools
+import random
+from collections import Counter
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from gepad.engine import (
+    Budget,
+    Candidate,
+    Dataset,
+    EngineConfig,
+    EngineState,
+    EvaluationError,
+    Example,
+    FunctionEvaluator,
+    FunctionRunner,
+    MemoryEvaluationStore,
+    Reply,
+    ScriptedReflectionLM,
+    Seams,
+    Verdict,
+    catch_up,
+    frontier_of,
+    new_round,
+    step,
+)
+from gepad.engine.reflection import BEGIN, END
+
+from . import world
+
+pytestmark = pytest.mark.anyio
+CFG = EngineConfig(max_merges=0)
+
+
+def counting_runner(calls: Counter[tuple[str, str]]) -> FunctionRunner:
+    def run(c: Candidate, ex: Example):  # type: ignore[no-untyped-def]
+        calls[(c.content_hash, ex.id)] += 1
+        return world.run(c, ex)
+
+    return FunctionRunner(run)
+
+
+async def test_first_step_scores_the_seed_then_reflection_is_accepted() -> None:
+    data, s = world.dataset(), world.seams()
+    state = world.seed_state()
+    r1 = await step(state, data, s, CFG, ())
+    assert (r1.action, r1.event) == ("catch_up", "catch_up")
+    assert {e.split for e in r1.new_evaluations} == {"val"}
+    assert len(r1.new_evaluations) == len(data.val_ids)
+    s.store.add(r1.new_evaluations)  # type: ignore[attr-defined]
+    r2 = await step(r1.state, data, s, CFG, ())
+    assert r2.event == "accepted" and r2.accepted_id is not None
+    (child,) = r2.new_candidates
+    assert child.parent_ids == (state.candidates[0].id,) and child.origin == "reflection"
+    assert r2.state.scores.aggregate.shape == (2, len(data.val_ids))
+    assert not np.isnan(r2.state.scores.aggregate).any()
+    splits = Counter(e.split for e in r2.new_evaluations)
+    assert splits["val"] == len(data.val_ids) and splits["train"] == 2 * CFG.minibatch_size
+    assert r2.usage.calls > 0 and r2.metric_calls == sum(splits.values())
+
+
+async def test_step_does_not_mutate_its_input_state() -> None:
+    data, s = world.dataset(), world.seams()
+    state, _, _ = await world.drive(world.seed_state(), data, s, CFG, (), 2)
+    before = state.to_json()
+    await step(state, data, s, CFG, ())
+    assert state.to_json() == before
+
+
+async def test_child_must_strictly_improve_the_minibatch_sum() -> None:
+    data = world.dataset()
+    s = world.seams()
+    # A reflection LM whose edits never change any score.
+    s = replace(
+        s,
+        reflection=ScriptedReflectionLM(
+            lambda p: Reply(f"r\n{BEGIN}\nanswer nothing {len(p)}\n{END}", finish_reason="stop")
+        ),
+    )
+    state = world.seed_state({"system": "answer"})
+    r = await step(state, data, s, CFG, ())
+    s.store.add(r.new_evaluations)  # type: ignore[attr-defined]
+    r = await step(r.state, data, s, CFG, ())
+    assert r.event == "rejected" and r.new_candidates == ()
+    assert len(r.state.candidates) == 1
+    # The child's train rollouts are still returned: they are valid cache rows.
+    assert {e.split for e in r.new_evaluations} == {"train"}
+    assert len({e.candidate_id for e in r.new_evaluations}) == 2
+
+
+async def test_no_rollout_is_ever_run_twice() -> None:
+    data = world.dataset(n_train=6, n_val=5)
+    calls: Counter[tuple[str, str]] = Counter()
+    s = replace(world.seams(), runner=counting_runner(calls))
+    state, _, results = await world.drive(world.seed_state(), data, s, CFG, (), 30)
+    assert sum(r.event == "accepted" for r in results) >= 3
+    assert any(r.event == "skipped" for r in results)  # parents were re-drawn; cache answered
+    assert calls and max(calls.values()) == 1
+    total = sum(r.metric_calls for r in results)
+    assert total == sum(calls.values())
+
+
+async def test_cached_parent_rollouts_are_reused_not_rerun() -> None:
+    data = world.dataset(n_train=3, n_val=3)  # one minibatch = the whole train split
+    calls: Counter[tuple[str, str]] = Counter()
+    n = itertools.count()
+    s = replace(
+        world.seams(),
+        runner=counting_runner(calls),
+        reflection=ScriptedReflectionLM(
+            lambda p: Reply(f"r\n{BEGIN}\nanswer v{next(n)}\n{END}", finish_reason="stop")
+        ),
+    )
+    state, _, results = await world.drive(world.seed_state({"system": "answer"}), data, s, CFG, (), 4)
+    assert [r.event for r in results] == ["catch_up", "rejected", "rejected", "rejected"]
+    seed_hash = state.candidates[0].content_hash
+    assert all(calls[(seed_hash, e)] == 1 for e in data.train_ids)
+    assert results[2].metric_calls == 3 and results[3].metric_calls == 3  # child only
+
+
+async def test_evaluator_version_change_rescores_and_never_reuses_old_rows() -> None:
+    data = world.dataset()
+    s1 = world.seams(evaluator_version="v1")
+    state, _, _ = await world.drive(world.seed_state(), data, s1, CFG, (), 3)
+    store = s1.store
+    assert isinstance(store, MemoryEvaluationStore)
+    calls: Counter[tuple[str, str]] = Counter()
+    s2 = replace(world.seams(store, evaluator_version="v2"), runner=counting_runner(calls))
+    r = await step(state, data, s2, CFG, ())
+    assert r.action == "catch_up"
+    assert r.new_evaluations and all("v2" in e.key.evaluator_version for e in r.new_evaluations)
+    front = frontier_of(state.scores)
+    assert len(r.new_evaluations) == len(front) * len(data.val_ids)
+    assert sum(calls.values()) == len(r.new_evaluations)
+
+
+async def test_new_val_examples_score_only_frontier_candidates_lazily() -> None:
+    data = world.dataset()
+    calls: Counter[tuple[str, str]] = Counter()
+    s = replace(world.seams(), runner=counting_runner(calls))
+    state, _, _ = await world.drive(world.seed_state(), data, s, CFG, (), 6)
+    assert len(state.candidates) > 2
+    before = sum(calls.values())
+    extra = [world.example(100 + i, "val", ["kw1", "kw2", "kw3"]) for i in range(3)]
+    grown = Dataset([*data, *extra])
+    r = await step(state, grown, s, CFG, ())
+    assert r.action == "catch_up"
+    front = frontier_of(state.scores)
+    assert sum(calls.values()) - before == len(front) * 3
+    assert {e.key.example_id for e in r.new_evaluations} == {e.id for e in extra}
+    assert r.state.scores.columns[-3:] == tuple(sorted(e.id for e in extra))
+    # A changed example (a correction arrived) invalidates its column only.
+    changed = replace(grown[data.val_ids[0]], reference="kw9 kw10 kw11")
+    regrown = Dataset([changed if e.id == changed.id else e for e in grown])
+    s.store.add(r.new_evaluations)  # type: ignore[attr-defined]
+    r2 = await step(r.state, regrown, s, CFG, ())
+    assert r2.action == "catch_up"
+    assert {e.key.example_id for e in r2.new_evaluations} == {changed.id}
+
+
+async def test_new_train_examples_join_at_the_next_epoch() -> None:
+    data = world.dataset(n_train=6)
+    s = world.seams()
+    state, _, _ = await world.drive(world.seed_state(), data, s, CFG, (), 2)
+    order = state.sampler.order
+    grown = Dataset([*data, world.example(50, "train", ["kw1", "kw2", "kw3"])])
+    r = await step(state, grown, s, CFG, ())
+    assert r.state.sampler.order == order or r.state.sampler.epoch == state.sampler.epoch + 1
+    if r.state.sampler.epoch > state.sampler.epoch:
+        assert "train-050" in r.state.sampler.order
+
+
+async def test_no_data_without_train_examples() -> None:
+    data = Dataset([world.example(0, "val", ["kw1", "kw2", "kw3"])])
+    s = world.seams()
+    r = await step(world.seed_state(), data, s, CFG, ())
+    assert r.action == "catch_up"
+    s.store.add(r.new_evaluations)  # type: ignore[attr-defined]
+    r = await step(r.state, data, s, CFG, ())
+    assert r.event == "no_data"
+
+
+async def test_failed_verdicts_are_surfaced_not_cached_and_not_looped() -> None:
+    data = world.dataset()
+    bad = data.val_ids[0]
+
+    def evaluate(ex: Example, out: str) -> Verdict:
+        if ex.id == bad:
+            raise EvaluationError("judge broke its contract")
+        return world.evaluate(ex, out)
+
+    s = replace(world.seams(), evaluator=FunctionEvaluator(evaluate))
+    r = await step(world.seed_state(), data, s, CFG, ())
+    assert r.action == "catch_up" and r.errors and "judge broke" in r.errors[0]
+    assert bad not in {e.key.example_id for e in r.new_evaluations}
+    assert r.metric_calls == len(data.val_ids)  # the failed call still counts
+    s.store.add(r.new_evaluations)  # type: ignore[attr-defined]
+    r2 = await step(r.state, data, s, CFG, ())
+    assert r2.action == "reflection"  # not retried within the round
+    r3 = await catch_up(new_round(r2.state, "round-2"), data, s, CFG, ())
+    assert r3.errors  # retried in the next round
+
+
+async def test_reflection_failure_is_an_error_event_with_usage() -> None:
+    class Boom(Exception):
+        pass
+
+    def fail(prompt: str) -> Reply:
+        raise Boom("provider down")
+
+    data, s = world.dataset(), world.seams()
+    s = replace(s, reflection=ScriptedReflectionLM(fail))
+    state, _, results = await world.drive(world.seed_state(), data, s, CFG, (), 2)
+    assert results[1].event == "error" and "provider down" in results[1].detail
+    assert len(state.candidates) == 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+async def test_resume_at_random_boundaries_equals_uninterrupted(seed: int) -> None:
+    data = world.dataset(n_train=8, n_val=6)
+    config = EngineConfig(max_merges=2, seed=seed, rollouts_per_example=2)
+    n = 14
+    budgets = (Budget(max_metric_calls=10_000),)
+    s = world.seams()
+    full, full_budgets, full_results = await world.drive(
+        world.seed_state(seed=seed), data, s, config, budgets, n
+    )
+    kills = sorted(random.Random(seed).sample(range(1, n), 4))
+    committed: list = []  # what the daemon's database holds
+    blob = world.seed_state(seed=seed).to_json()
+    current = budgets
+    events = []
+    done = 0
+    for stop in [*kills, n]:
+        # A fresh process: state from JSON, a store with only committed rows, new seams.
+        s2 = world.seams(MemoryEvaluationStore(committed))
+        state = EngineState.from_json(blob)
+        while done < stop:
+            r = await step(state, data, s2, config, current)
+            committed += r.new_evaluations
+            s2.store.add(r.new_evaluations)  # type: ignore[attr-defined]
+            state, current = r.state, r.budgets
+            events.append(r.event)
+            done += 1
+        blob = state.to_json()
+    resumed = EngineState.from_json(blob)
+    assert [c.id for c in resumed.candidates] == [c.id for c in full.candidates]
+    assert np.array_equal(resumed.scores.aggregate, full.scores.aggregate, equal_nan=True)
+    assert events == [r.event for r in full_results]
+    assert current == full_budgets
+    assert resumed.to_json() == full.to_json()
+
+
+async def test_val_that_cannot_be_afforded_stays_pending_and_catches_up() -> None:
+    data, s = world.dataset(), world.seams()
+    state, _, _ = await world.drive(world.seed_state(), data, s, CFG, (), 1)
+    # Enough for parent + child minibatches (6) and 2 of the 6 val rollouts.
+    r = await step(state, data, s, CFG, (Budget(max_metric_calls=8),))
+    assert r.event == "budget_exhausted" and r.accepted_id is not None
+    assert r.state.pending_val == (r.accepted_id,)
+    assert r.budgets[0].metric_calls == 8
+    s.store.add(r.new_evaluations)  # type: ignore[attr-defined]
+    r2 = await step(r.state, data, s, CFG, ())
+    assert r2.action == "catch_up" and r2.metric_calls == len(data.val_ids) - 2
+    assert r2.state.pending_val == ()
