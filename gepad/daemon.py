@@ -11,7 +11,7 @@ from collections.abc import Callable
 import anyio
 
 from gepad.config import Settings
-from gepad.evolution import LiteLLMSeams, RoundManager
+from gepad.evolution import EvolutionScheduler, LiteLLMSeams, RoundManager
 from gepad.programs import ProgramRegistry
 from gepad.rpc.auth import Authenticator
 from gepad.rpc.server import GrpcServer
@@ -53,9 +53,13 @@ async def run_daemon(
         store=store, programs=programs, prompts=prompts, seams=LiteLLMSeams(),
         max_concurrent_rounds=settings.max_concurrent_rounds,
     )
+    scheduler = EvolutionScheduler(
+        rounds=rounds, programs=programs, store=store, nightly_cron=settings.nightly_cron,
+        debounce_seconds=settings.evolve_debounce_seconds,
+    )
     servicer = GepadServicer(
         store=store, programs=programs, prompts=prompts, auth=Authenticator(settings.tokens),
-        evolution=rounds,
+        evolution=rounds, on_feedback=scheduler.on_feedback,
     )
     server = GrpcServer(servicer, settings)
     server.bind()
@@ -66,6 +70,7 @@ async def run_daemon(
                 # Rounds are cancelled with the helpers at shutdown; each committed step is kept
                 # and the round resumes from it at the next start.
                 await helpers.start(rounds.run)
+                scheduler.start()
                 await server.start()
                 where = f"unix:{settings.socket_path}" + (
                     f" and tcp port {server.tcp_port}" if server.tcp_port else ""
@@ -82,6 +87,7 @@ async def run_daemon(
 
                 log.info("gepad shutting down")
                 notifier.stopping()
+                scheduler.stop()
                 prompts.close()
                 await server.stop(settings.grace_seconds)
                 helpers.cancel_scope.cancel()

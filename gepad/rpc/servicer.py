@@ -6,17 +6,25 @@ Handlers raise InvalidArgument / RpcError subclasses; ``handlers.py`` turns them
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
 import anyio
 import grpc
 
-from gepad.feedback.validation import InvalidArgument, check_id, check_program_name, validate_event
+from gepad.feedback.validation import (
+    InvalidArgument,
+    NewEvent,
+    check_id,
+    check_program_name,
+    validate_event,
+)
 from gepad.programs import ProgramRegistry, validate_program
 from gepad.rpc.auth import Authenticator, Principal
 from gepad.rpc.errors import NotFound, Unimplemented
 from gepad.serving.prompts import ServedPrompts
+from gepad.store.ingest import IngestResult
 from gepad.store.lineage import CandidateRecord, UnknownCandidateError
 from gepad.store.repository import Store
 from gepad.v1 import gepad_pb2 as pb
@@ -63,6 +71,7 @@ class GepadServicer:
         prompts: ServedPrompts,
         auth: Authenticator,
         evolution: EvolutionService | None = None,
+        on_feedback: Callable[[str, str, int], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._store = store
@@ -70,6 +79,7 @@ class GepadServicer:
         self._prompts = prompts
         self._auth = auth
         self._evolution = evolution
+        self._on_feedback = on_feedback
         self._clock = clock
         self._program_lock = anyio.Lock()
 
@@ -142,6 +152,7 @@ class GepadServicer:
         (result,) = await self._store.record_events(
             [event], self._seed, self._prompts.publish
         )
+        self._notify([event], [result])
         return pb.RecordFeedbackResponse(
             event_id=result.event_id, duplicate=result.duplicate, example_id=result.example_id
         )
@@ -171,8 +182,18 @@ class GepadServicer:
         if not events:
             return pb.StreamFeedbackResponse()
         results = await self._store.record_events(events, self._seed, self._prompts.publish)
+        self._notify(events, results)
         duplicates = sum(r.duplicate for r in results)
         return pb.StreamFeedbackResponse(stored=len(results) - duplicates, duplicates=duplicates)
+
+    def _notify(self, events: list[NewEvent], results: list[IngestResult]) -> None:
+        if self._on_feedback is None:
+            return
+        counts = Counter(
+            (e.user_id, e.program) for e, r in zip(events, results, strict=True) if not r.duplicate
+        )
+        for (user_id, program), n in counts.items():
+            self._on_feedback(user_id, program, n)
 
     # ------------------------------------------------------------------ serving
 

@@ -1,0 +1,108 @@
+"""When rounds start by themselves: a nightly cron round for every user with new feedback, and a
+debounced round once a user has sent ``evolve_after_events`` new events.
+
+apscheduler (3.x) lives behind this one module; the rest of the daemon sees ``on_feedback`` and
+``nightly``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+
+from gepad.programs import ProgramRegistry
+from gepad.store import evolution as rows
+from gepad.store.repository import Store
+from gepad.v1 import gepad_pb2 as pb
+
+__all__ = ["EvolutionScheduler", "Evolver"]
+
+log = logging.getLogger(__name__)
+
+
+class Evolver(Protocol):
+    async def evolve(self, request: pb.EvolveRequest, actor: str, trigger: str = ...) -> str: ...
+
+
+class EvolutionScheduler:
+    def __init__(
+        self,
+        *,
+        rounds: Evolver,
+        programs: ProgramRegistry,
+        store: Store,
+        nightly_cron: str,
+        debounce_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._rounds = rounds
+        self._programs = programs
+        self._store = store
+        self._debounce = debounce_seconds
+        self._clock = clock
+        self._cron = CronTrigger.from_crontab(nightly_cron, timezone=UTC)
+        self._scheduler: AsyncIOScheduler | None = None
+        self._new_events: Counter[tuple[str, str]] = Counter()
+
+    def start(self) -> None:
+        """Needs the running event loop (apscheduler's asyncio scheduler attaches to it)."""
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.add_job(self.nightly, self._cron, id="nightly", coalesce=True,
+                                misfire_grace_time=3600)
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
+
+    def on_feedback(self, user_id: str, program: str, new_events: int) -> None:
+        """Count a user's new events; past the program's threshold, (re)arm a round that starts
+        after ``debounce_seconds`` of quiet, so a burst of feedback yields one round."""
+        spec = self._programs.get(program)
+        threshold = spec.evolution.evolve_after_events if spec else 0
+        if threshold <= 0 or self._scheduler is None:
+            return
+        key = (user_id, program)
+        self._new_events[key] += new_events
+        if self._new_events[key] < threshold:
+            return
+        when = datetime.fromtimestamp(self._clock() + self._debounce, tz=UTC)
+        self._scheduler.add_job(
+            self._fire, DateTrigger(when, timezone=UTC), args=(user_id, program),
+            id=f"feedback:{user_id}/{program}", replace_existing=True,
+            misfire_grace_time=int(timedelta(hours=1).total_seconds()),
+        )
+
+    async def _fire(self, user_id: str, program: str) -> None:
+        self._new_events.pop((user_id, program), None)
+        await self._start(user_id, program, "feedback")
+
+    async def nightly(self) -> list[str]:
+        """Start a round for every (user, program) with feedback newer than its last round."""
+        pairs = await self._store.read(rows.users_with_new_events)
+        started = []
+        for user_id, program in pairs:
+            run_id = await self._start(user_id, program, "schedule")
+            if run_id:
+                started.append(run_id)
+        return started
+
+    async def _start(self, user_id: str, program: str, trigger: str) -> str | None:
+        spec = self._programs.get(program)
+        if spec is None or not spec.task_model.model:
+            return None
+        try:
+            return await self._rounds.evolve(
+                pb.EvolveRequest(user_id=user_id, program=program), "scheduler", trigger
+            )
+        except Exception:  # one user's failure must not stop the others' rounds
+            log.exception("could not start a %s round for %s/%s", trigger, user_id, program)
+            return None

@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import anyio
+import grpc
+import pytest
+
+from gepad.evolution.schedule import EvolutionScheduler
+from gepad.feedback.validation import validate_event
+from gepad.programs import ProgramRegistry
+from gepad.store.database import connect_writer
+from gepad.store.repository import Store
+from gepad.store.writer import Writer
+from gepad.v1 import gepad_pb2 as pb
+from gepad.v1 import gepad_pb2_grpc as pbg
+from tests.conftest import DaemonThread, make_settings
+from tests.doubles.openai_server import OpenAIDouble
+from tests.evolution.test_rounds import feed, register
+
+
+@pytest.fixture
+def double(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIDouble]:
+    monkeypatch.setenv("GEPAD_TEST_KEY", "not-a-real-key")
+    with OpenAIDouble() as server:
+        yield server
+
+
+def test_a_burst_of_feedback_starts_one_round(daemon_root: Path, double: OpenAIDouble) -> None:
+    settings = dataclasses.replace(make_settings(daemon_root, tcp=False),
+                                   evolve_debounce_seconds=0.3)
+    daemon = DaemonThread(settings)
+    daemon.wait_ready()
+    try:
+        with grpc.insecure_channel(f"unix://{settings.socket_path}") as ch:
+            stub = pbg.GepadStub(ch)
+            register(stub, double.api_base, evolve_after_events=20, max_iterations_per_round=1)
+            feed(stub, "alice", 12)
+            time.sleep(0.6)
+            listed = pb.ListRunsRequest(user_id="alice", program="editor")
+            assert list(stub.ListRuns(listed).runs) == []  # below the threshold: no round
+            feed(stub, "bob", 3)
+            for i in range(12, 30, 2):  # a burst crossing the threshold, in several calls
+                stub.StreamFeedback(iter([pb.FeedbackEvent(
+                    event_id=f"alice-{j}", user_id="alice", program="editor",
+                    kind=pb.FEEDBACK_KIND_REJECTION, output="x", comment="no",
+                    input=[pb.ChatMessage(role="user", content=f"q{j}")]) for j in (i, i + 1)]))
+            deadline = time.monotonic() + 20
+            runs: list[pb.Run] = []
+            while time.monotonic() < deadline and not runs:
+                runs = list(stub.ListRuns(listed).runs)
+                time.sleep(0.1)
+            time.sleep(0.5)
+            runs = list(stub.ListRuns(listed).runs)
+            assert [r.trigger for r in runs] == ["feedback"]
+            assert list(stub.ListRuns(pb.ListRunsRequest(user_id="bob", program="editor")).runs) \
+                == []
+    finally:
+        daemon.stop()
+
+
+class RecordingEvolver:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str]] = []
+
+    async def evolve(self, request: pb.EvolveRequest, actor: str, trigger: str = "manual") -> str:
+        self.calls.append((request.user_id, request.program, trigger))
+        return f"run-{len(self.calls)}"
+
+
+@pytest.mark.anyio
+async def test_nightly_starts_rounds_only_for_users_with_new_feedback(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite3"
+    writer = Writer(connect_writer(db))
+    store = Store(db, writer)
+    program = pb.Program(name="bot", seed_components={"system": "s"},
+                         task_model=pb.ModelSettings(model="openai/x"))
+    programs = ProgramRegistry([program])
+    evolver = RecordingEvolver()
+    scheduler = EvolutionScheduler(rounds=evolver, programs=programs, store=store,
+                                   nightly_cron="17 3 * * *", debounce_seconds=1)
+
+    def event(user: str, n: int) -> pb.FeedbackEvent:
+        return pb.FeedbackEvent(event_id=f"{user}{n}", user_id=user, program="bot",
+                                kind=pb.FEEDBACK_KIND_ACCEPTANCE, output="fine",
+                                input=[pb.ChatMessage(role="user", content=f"q{n}")])
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        seed = programs.seed("bot")
+        assert seed is not None
+        events = [validate_event(event(u, n)) for u in ("ann", "ben") for n in range(2)]
+        await store.record_events(events, lambda _: seed, lambda _: None)
+        assert await scheduler.nightly() == ["run-1", "run-2"]
+        assert sorted(evolver.calls) == [("ann", "bot", "schedule"), ("ben", "bot", "schedule")]
+
+        def ran(conn: object) -> None:
+            conn.execute(  # type: ignore[attr-defined]
+                "INSERT INTO runs VALUES ('r1', 'ann', 'bot', 'schedule', 'succeeded', '{}', ?, ?)",
+                (time.time() + 1, time.time() + 1),
+            )
+
+        await writer.submit(ran)  # type: ignore[arg-type]
+        evolver.calls.clear()
+        assert await scheduler.nightly() == ["run-1"]
+        assert evolver.calls == [("ben", "bot", "schedule")]
+        writer.close()
+    store.close()
