@@ -17,7 +17,8 @@ pytestmark = pytest.mark.anyio
 
 
 def ex(reference: str | None = "The budget was approved on Monday.", **kw: object) -> Example:
-    return Example(id="e", split="val", input=(ChatMessage("user", "q"),), reference=reference, **kw)  # type: ignore[arg-type]
+    q = (ChatMessage("user", "q"),)
+    return Example(id="e", split="val", input=q, reference=reference, **kw)  # type: ignore[arg-type]
 
 
 def test_token_f1() -> None:
@@ -43,7 +44,8 @@ async def test_rules() -> None:
     assert good.aggregate == 1.0
     bad = await rules.evaluate(ex(), " As an AI model I cannot say that")
     assert bad.aggregate == 0.0
-    assert "must match" in bad.feedback and "'As an AI'" in bad.feedback and "limit is 20" in bad.feedback
+    assert "must match" in bad.feedback and "'As an AI'" in bad.feedback
+    assert "limit is 20" in bad.feedback
     with pytest.raises(ValueError, match="invalid rule pattern"):
         RuleEvaluator(must_match=["("])
 

@@ -1,4 +1,4 @@
-"""LiteLLMClient through real litellm code paths: mock_response and a custom provider. No network."""
+"""LiteLLMClient through real litellm code: mock_response and a custom provider. No network."""
 
 from __future__ import annotations
 
@@ -32,10 +32,9 @@ class Provider(CustomLLM):
         if len(self.calls) <= self.fail:
             raise self.error(message="try later", llm_provider="gepadtest", model="echo")  # type: ignore[call-arg]
         last = kwargs["messages"][-1]["content"]
+        message = {"role": "assistant", "content": f"echo:{last}"}
         return litellm.ModelResponse(
-            choices=[
-                {"message": {"role": "assistant", "content": f"echo:{last}"}, "finish_reason": "length"}
-            ],
+            choices=[{"message": message, "finish_reason": "length"}],
             usage={"prompt_tokens": 4, "completion_tokens": 6, "total_tokens": 10},
             model="gepadtest/echo",
         )
