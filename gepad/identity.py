@@ -1,4 +1,5 @@
-"""Stable identities: candidate ids, example ids and the example's data split.
+"""Stable identities of examples and their data split (candidate ids are the engine's:
+``gepad.engine.candidate_id``).
 
 They are content hashes so that every process (daemon, engine, a resumed round) derives the same id
 for the same thing without coordination.
@@ -11,7 +12,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-__all__ = ["Split", "candidate_id", "components_hash", "example_id", "split_of"]
+__all__ = ["Split", "example_id", "split_of"]
 
 Split = Literal["train", "val", "gate"]
 
@@ -23,17 +24,6 @@ _VAL_BELOW = 85
 def _digest(payload: object) -> str:
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-def components_hash(components: Mapping[str, str]) -> str:
-    """Hash of a candidate's text alone: the key under which its evaluations are cached."""
-    return _digest(dict(components))[:32]
-
-
-def candidate_id(components: Mapping[str, str], parent_ids: Iterable[str] = ()) -> str:
-    """A lineage node is its text plus where it came from; the same edit of the same parent is
-    the same node."""
-    return "c" + _digest({"c": dict(components), "p": sorted(parent_ids)})[:15]
 
 
 def example_id(user_id: str, program: str, messages: Iterable[Mapping[str, str]]) -> str:

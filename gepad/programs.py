@@ -10,12 +10,12 @@ from collections.abc import Iterable
 
 from google.protobuf import json_format
 
+from gepad.engine import candidate_id
 from gepad.feedback.validation import (
     InvalidArgument,
     check_components,
     check_program_name,
 )
-from gepad.identity import candidate_id
 from gepad.store.lineage import CandidateRecord
 from gepad.v1 import gepad_pb2 as pb
 
@@ -62,7 +62,7 @@ def validate_program(program: pb.Program) -> pb.Program:
 def seed_candidate(program: pb.Program) -> CandidateRecord:
     components = dict(program.seed_components)
     return CandidateRecord(
-        candidate_id=candidate_id(components),
+        candidate_id=candidate_id(components, (), "seed"),
         parent_ids=(),
         origin="seed",
         components=components,

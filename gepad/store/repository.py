@@ -17,8 +17,8 @@ from typing import TypeVar
 import anyio
 from sqlmodel import Session, select
 
+from gepad.engine import candidate_id
 from gepad.feedback.validation import NewEvent
-from gepad.identity import candidate_id
 from gepad.store.database import BUSY_TIMEOUT_MS, open_reader_engine
 from gepad.store.ingest import IngestResult, insert_events
 from gepad.store.lineage import (
@@ -148,7 +148,7 @@ class Store:
         parent = current.candidate_id if current else seed.candidate_id
         components = dict(ev.edited_components)
         node = CandidateRecord(
-            candidate_id=candidate_id(components, (parent,)),
+            candidate_id=candidate_id(components, (parent,), "human_edit"),
             parent_ids=(parent,),
             origin="human_edit",
             components=components,
