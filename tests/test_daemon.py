@@ -42,7 +42,7 @@ class DaemonProcess:
             [sys.executable, "-m", "gepad", "serve"], env=env,
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"daemon exited: {self.proc.stderr.read().decode()}")  # type: ignore[union-attr]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -43,7 +44,7 @@ def reflect_answer(messages: list[dict[str, str]]) -> str:
 
 
 class OpenAIDouble:
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.calls: Counter[str] = Counter()
         double = self
 
@@ -53,6 +54,7 @@ class OpenAIDouble:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                time.sleep(delay)  # a slow model, so that tests can interrupt a round
                 model = body["model"]
                 double.calls[model] += 1
                 answer = {"task-double": task_answer, "judge-double": judge_answer,
