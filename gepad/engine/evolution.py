@@ -247,7 +247,11 @@ def _sync_columns(work: _Work, dataset: Dataset, session: Session) -> None:
     ones reset, removed ones dropped."""
     _sync_version(work, session)
     matrix = work.scores
-    if matrix.signature == dataset.val_signature:
+    target = dataset.val_signature
+    if matrix.cached("synced_with") is target:
+        return
+    if matrix.signature == target:
+        matrix.remember("synced_with", target)
         return
     cols = matrix.columns
     fps = dict(zip(cols, matrix.fingerprints, strict=True))
@@ -288,9 +292,15 @@ def _catch_up_pairs(
     rows += [int(r) for r in front.members if int(r) not in seen]
     if not rows:
         return []
-    missing = np.isnan(matrix.aggregate[rows])
-    if not missing.any():
+    incomplete = matrix.cached("incomplete_rows")
+    if incomplete is None:
+        # One pass per matrix version; steps that write nothing reuse it.
+        incomplete = np.isnan(matrix.aggregate).any(axis=1)
+        matrix.remember("incomplete_rows", incomplete)
+    rows = [r for r in rows if incomplete[r]]
+    if not rows:
         return []
+    missing = np.isnan(matrix.aggregate[rows])
     cols = matrix.columns
     out: list[tuple[int, int]] = []
     for i, j in zip(*np.nonzero(missing), strict=True):

@@ -86,9 +86,10 @@ class EngineState:
         return self.candidates[self._index[candidate_id]]
 
     def rng(self) -> np.random.Generator:
-        gen = np.random.default_rng()
-        gen.bit_generator.state = dict(self.rng_state)
-        return gen
+        # Seeded constructor (cheap) then the saved state; default_rng() would read OS entropy.
+        bits = np.random.PCG64(0)
+        bits.state = dict(self.rng_state)
+        return np.random.Generator(bits)
 
     # ------------------------------------------------------------------ serialisation
 

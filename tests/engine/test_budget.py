@@ -55,7 +55,9 @@ caps = st.tuples(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(caps)
 def test_caps_are_never_exceeded_on_any_path(params: tuple) -> None:  # type: ignore[type-arg]
     import anyio

@@ -21,7 +21,6 @@ from gepad.engine import (
     MemoryEvaluationStore,
     Reply,
     ScriptedReflectionLM,
-    Seams,
     Verdict,
     catch_up,
     frontier_of,
@@ -96,7 +95,7 @@ async def test_no_rollout_is_ever_run_twice() -> None:
     data = world.dataset(n_train=6, n_val=5)
     calls: Counter[tuple[str, str]] = Counter()
     s = replace(world.seams(), runner=counting_runner(calls))
-    state, _, results = await world.drive(world.seed_state(), data, s, CFG, (), 30)
+    _state, _, results = await world.drive(world.seed_state(), data, s, CFG, (), 30)
     assert sum(r.event == "accepted" for r in results) >= 3
     assert any(r.event == "skipped" for r in results)  # parents were re-drawn; cache answered
     assert calls and max(calls.values()) == 1
@@ -115,7 +114,8 @@ async def test_cached_parent_rollouts_are_reused_not_rerun() -> None:
             lambda p: Reply(f"r\n{BEGIN}\nanswer v{next(n)}\n{END}", finish_reason="stop")
         ),
     )
-    state, _, results = await world.drive(world.seed_state({"system": "answer"}), data, s, CFG, (), 4)
+    seed = world.seed_state({"system": "answer"})
+    state, _, results = await world.drive(seed, data, s, CFG, (), 4)
     assert [r.event for r in results] == ["catch_up", "rejected", "rejected", "rejected"]
     seed_hash = state.candidates[0].content_hash
     assert all(calls[(seed_hash, e)] == 1 for e in data.train_ids)

@@ -4,7 +4,14 @@ import re
 
 import pytest
 
-from gepad.engine import ChatMessage, Example, Record, Reply, build_reflection_prompt, parse_proposal
+from gepad.engine import (
+    ChatMessage,
+    Example,
+    Record,
+    Reply,
+    build_reflection_prompt,
+    parse_proposal,
+)
 from gepad.engine.reflection import BEGIN, END
 
 CURRENT = "You are a helpful assistant. Answer briefly."
@@ -45,7 +52,8 @@ def test_rejects_bad_proposals(r: Reply, why: str) -> None:
 
 def test_guard_allows_what_the_current_text_already_has() -> None:
     current = "See https://docs.example.com for the API. Be brief."
-    p = parse_proposal(reply("See https://docs.example.com for the API. Be very brief."), current, 999)
+    new = "See https://docs.example.com for the API. Be very brief."
+    p = parse_proposal(reply(new), current, 999)
     assert p.rejection is None
 
 

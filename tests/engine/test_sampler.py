@@ -31,7 +31,7 @@ def test_new_examples_join_at_next_epoch_boundary() -> None:
     grown = sorted([*ids, "t9"])
     batch2, state = next_minibatch(state, grown, 3, rng)
     assert "t9" not in batch + batch2 and state.epoch == 1
-    batch3, state = next_minibatch(state, grown, 3, rng)
+    _batch3, state = next_minibatch(state, grown, 3, rng)
     assert state.epoch == 2  # new permutation drawn, including t9
     assert "t9" in state.order
 
