@@ -80,7 +80,8 @@ def _dominated(obj: FloatArray, win: BoolArray, cand: IntArray) -> BoolArray:
         packed = np.pad(packed, ((0, 0), (0, pad)))
     words = packed.view(np.uint64)
     outside = words[check][:, np.newaxis, :] & ~words[np.newaxis, :, :]
-    contains = ~outside.any(axis=2)  # contains[i, d]: d wins all that check[i] wins
+    # contains[i, d]: d wins everything check[i] wins.
+    contains: BoolArray = np.logical_not(outside.any(axis=2))
     contains[np.arange(check.size), check] = False
     ci, d_idx = np.nonzero(contains)
     if ci.size == 0:

@@ -88,7 +88,7 @@ class EngineState:
     def rng(self) -> np.random.Generator:
         # Seeded constructor (cheap) then the saved state; default_rng() would read OS entropy.
         bits = np.random.PCG64(0)
-        bits.state = dict(self.rng_state)
+        bits.state = dict(self.rng_state)  # type: ignore[assignment]
         return np.random.Generator(bits)
 
     # ------------------------------------------------------------------ serialisation
