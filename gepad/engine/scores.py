@@ -8,6 +8,7 @@ Treated as immutable once it is inside an `EngineState`: writers work on `copy()
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -158,11 +159,23 @@ class ScoreMatrix:
 
     # ------------------------------------------------------------------ serialisation
 
+    def to_json(self) -> str:
+        """`to_dict` as JSON, cached until the next write.
+
+        The packed arrays are the bulk of a saved state (megabytes); steps that write nothing
+        (most rejected iterations) reuse the string instead of re-encoding it.
+        """
+        text = self._frontier_cache.get("__json__")
+        if text is None:
+            text = json.dumps(self.to_dict(), separators=(",", ":"))
+            self._frontier_cache["__json__"] = text
+        return str(text)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rows": self._n_rows,
-            "columns": self._cols,
-            "fingerprints": self._fps,
+            "columns": list(self._cols),
+            "fingerprints": list(self._fps),
             "aggregate": _pack(self.aggregate),
             "dimensions": {k: _pack(self.dimension(k)) for k in sorted(self._dims)},
         }

@@ -94,11 +94,10 @@ class EngineState:
     # ------------------------------------------------------------------ serialisation
 
     def to_json(self) -> str:
-        return json.dumps(
+        head = json.dumps(
             {
                 "format": FORMAT,
                 "candidates": [c.to_dict() for c in self.candidates],
-                "scores": self.scores.to_dict(),
                 "rng_state": self.rng_state,
                 "sampler": self.sampler.to_dict(),
                 "pending_val": list(self.pending_val),
@@ -120,6 +119,9 @@ class EngineState:
             },
             separators=(",", ":"),
         )
+        # The score matrix is spliced in as its cached JSON text (see ScoreMatrix.to_json).
+        return f'{head[:-1]},"scores":{self.scores.to_json()}}}'
+
 
     @classmethod
     def from_json(cls, text: str) -> EngineState:
