@@ -1,0 +1,304 @@
+"""``AsyncClient``: the daemon's API for asyncio programs (grpc.aio, so asyncio only)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
+from contextlib import AsyncExitStack
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
+
+import anyio
+import grpc
+import grpc.aio
+from anyio.abc import TaskGroup
+
+from gepad.client.backoff import Backoff
+from gepad.client.cache import Fallback, PromptCache
+from gepad.client.connection import (
+    DEFAULT_TIMEOUT,
+    Connection,
+    normalize_target,
+    target_for_settings,
+)
+from gepad.client.errors import Unreachable, from_rpc_error
+from gepad.client.events import EventLike, FeedbackFields, as_event, feedback_event
+from gepad.config import Settings
+from gepad.v1 import gepad_pb2 as pb
+from gepad.v1.gepad_pb2_grpc import GepadStub
+
+if TYPE_CHECKING:
+    from gepad.v1.gepad_pb2_grpc import GepadAsyncStub
+
+__all__ = ["AsyncClient"]
+
+logger = logging.getLogger("gepad.client")
+
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
+
+
+class AsyncClient:
+    """Use as ``async with AsyncClient("unix:///run/gepad/gepad.sock") as client: ...``.
+
+    The context owns the channel and the task group in which stale prompts are refreshed, so
+    nothing outlives the block.
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_message_bytes: int = 4 * 1024 * 1024,
+        cache: PromptCache | None = None,
+    ) -> None:
+        self.connection = Connection(normalize_target(target), token, timeout, max_message_bytes)
+        self.cache = cache if cache is not None else PromptCache()
+        self._stack: AsyncExitStack | None = None
+        self._stub: GepadAsyncStub | None = None
+        self._tasks: TaskGroup | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        token: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        cache: PromptCache | None = None,
+    ) -> Self:
+        """A client for the daemon those settings describe, over its Unix socket."""
+        return cls(
+            target_for_settings(settings),
+            token=token,
+            timeout=timeout,
+            max_message_bytes=settings.max_message_bytes,
+            cache=cache,
+        )
+
+    @property
+    def target(self) -> str:
+        return self.connection.target
+
+    async def __aenter__(self) -> Self:
+        if self._stack is not None:
+            raise RuntimeError("this AsyncClient is already open")
+        async with AsyncExitStack() as stack:
+            channel = grpc.aio.insecure_channel(
+                self.connection.target, options=self.connection.channel_options
+            )
+            stack.push_async_callback(channel.close, None)
+            tasks = await stack.enter_async_context(anyio.create_task_group())
+            # Runs before the task group exits: pending refreshes are abandoned, not awaited.
+            stack.callback(tasks.cancel_scope.cancel)
+            self._stub, self._tasks = GepadStub(channel), tasks
+            self._stack = stack.pop_all()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        stack, self._stack, self._stub, self._tasks = self._stack, None, None, None
+        if stack is not None:
+            await stack.__aexit__(exc_type, exc, tb)
+
+    @property
+    def stub(self) -> GepadAsyncStub:
+        """The raw generated stub, for anything this client does not wrap."""
+        if self._stub is None:
+            raise RuntimeError("use `async with AsyncClient(...) as client:` before calling it")
+        return self._stub
+
+    async def _unary(
+        self, method: grpc.aio.UnaryUnaryMultiCallable[_Req, _Resp], request: _Req
+    ) -> _Resp:
+        try:
+            return await method(
+                request, timeout=self.connection.timeout, metadata=self.connection.metadata
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
+    # ------------------------------------------------------------------ programs
+
+    async def upsert_program(self, program: pb.Program) -> pb.UpsertProgramResponse:
+        request = pb.UpsertProgramRequest(program=program)
+        return await self._unary(self.stub.UpsertProgram, request)
+
+    async def get_program(self, name: str) -> pb.Program:
+        return await self._unary(self.stub.GetProgram, pb.GetProgramRequest(name=name))
+
+    async def list_programs(self) -> pb.ListProgramsResponse:
+        return await self._unary(self.stub.ListPrograms, pb.ListProgramsRequest())
+
+    # ------------------------------------------------------------------ feedback
+
+    @overload
+    async def record_feedback(self, event: pb.FeedbackEvent, /) -> pb.RecordFeedbackResponse: ...
+    @overload
+    async def record_feedback(
+        self, /, **fields: Unpack[FeedbackFields]
+    ) -> pb.RecordFeedbackResponse: ...
+    async def record_feedback(
+        self, event: pb.FeedbackEvent | None = None, /, **fields: Any
+    ) -> pb.RecordFeedbackResponse:
+        """Record one event: a ready ``FeedbackEvent``, or ``feedback_event``'s keywords
+        (``user_id=..., program=..., kind="correction", input="...", correction="..."``)."""
+        if event is not None and fields:
+            raise TypeError("pass either a FeedbackEvent or keyword fields, not both")
+        if event is None:
+            event = feedback_event(**fields)
+        request = pb.RecordFeedbackRequest(event=event)
+        response: pb.RecordFeedbackResponse = await self._unary(self.stub.RecordFeedback, request)
+        return response
+
+    async def stream_feedback(
+        self, events: Iterable[EventLike] | AsyncIterable[EventLike]
+    ) -> pb.StreamFeedbackResponse:
+        """Bulk ingest in one call (one transaction on the daemon: all stored, or none)."""
+
+        async def messages() -> AsyncIterator[pb.FeedbackEvent]:
+            if isinstance(events, AsyncIterable):
+                async for item in events:
+                    yield as_event(item)
+            else:
+                for item in events:
+                    yield as_event(item)
+
+        try:
+            return await self.stub.StreamFeedback(
+                messages(), timeout=self.connection.timeout, metadata=self.connection.metadata
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
+    # ------------------------------------------------------------------ serving
+
+    async def fetch_prompt(self, user_id: str, program: str) -> pb.Prompt:
+        """Ask the daemon now, bypassing (but updating) the cache."""
+        started = self.cache.clock()
+        request = pb.GetPromptRequest(user_id=user_id, program=program)
+        prompt = await self._unary(self.stub.GetPrompt, request)
+        self.cache.store(prompt, fetched_at=started)
+        return prompt
+
+    async def get_prompt(
+        self, user_id: str, program: str, *, fallback: Fallback | None = None
+    ) -> pb.Prompt:
+        """The served prompt through the stale-while-revalidate cache.
+
+        With a ``fallback`` this never raises when the daemon is unreachable: it answers with the
+        last prompt the daemon sent, else the fallback (with an empty ``candidate_id``).
+        """
+        request = pb.GetPromptRequest(user_id=user_id, program=program)
+        tasks = self._tasks
+        if tasks is None:
+            raise RuntimeError("use `async with AsyncClient(...) as client:` before calling it")
+        return await self.cache.aget(
+            user_id,
+            program,
+            lambda: self._unary(self.stub.GetPrompt, request),
+            spawn=tasks.start_soon,
+            fallback=fallback,
+        )
+
+    async def watch_prompt(
+        self, user_id: str, program: str, *, reconnect: bool = True
+    ) -> AsyncGenerator[pb.Prompt, None]:
+        """The served prompt now, then each change; every one also lands in the cache.
+
+        If the daemon goes away after the first prompt arrived, the watch reconnects with backoff
+        (``reconnect=False`` ends it instead); repeats of the prompt already seen are skipped. A
+        daemon that cannot be reached at the start raises ``Unavailable`` at once.
+        """
+        request = pb.WatchPromptRequest(user_id=user_id, program=program)
+        seen: tuple[str, int, bool] | None = None
+        backoff = Backoff()
+        while True:
+            call = self.stub.WatchPrompt(request, metadata=self.connection.metadata)
+            try:
+                async for prompt in call:
+                    backoff.reset()
+                    self.cache.store(prompt)
+                    if (prompt.candidate_id, prompt.version, prompt.pinned) != seen:
+                        seen = (prompt.candidate_id, prompt.version, prompt.pinned)
+                        yield prompt
+            except grpc.RpcError as exc:
+                error = from_rpc_error(exc)
+                if not (reconnect and seen is not None and isinstance(error, Unreachable)):
+                    raise error from exc
+                logger.warning("gepad: prompt watch lost (%s); reconnecting", error)
+            finally:
+                call.cancel()
+            if not reconnect:
+                return
+            await anyio.sleep(backoff.next())
+
+    # ------------------------------------------------------------------ lineage
+
+    async def list_lineage(self, user_id: str, program: str) -> pb.ListLineageResponse:
+        request = pb.ListLineageRequest(user_id=user_id, program=program)
+        return await self._unary(self.stub.ListLineage, request)
+
+    async def rollback(
+        self, user_id: str, program: str, candidate_id: str, *, note: str = ""
+    ) -> pb.Prompt:
+        """Serve an earlier candidate and pin it."""
+        request = pb.RollbackRequest(
+            user_id=user_id, program=program, candidate_id=candidate_id, note=note
+        )
+        prompt = await self._unary(self.stub.Rollback, request)
+        self.cache.store(prompt)
+        return prompt
+
+    async def unpin(self, user_id: str, program: str) -> pb.Prompt:
+        request = pb.UnpinRequest(user_id=user_id, program=program)
+        prompt = await self._unary(self.stub.Unpin, request)
+        self.cache.store(prompt)
+        return prompt
+
+    # ------------------------------------------------------------------ evolution
+
+    async def evolve(
+        self,
+        user_id: str,
+        program: str,
+        *,
+        max_iterations: int = 0,
+        budget: pb.Budget | None = None,
+        seed: int = 0,
+    ) -> pb.EvolveResponse:
+        request = pb.EvolveRequest(
+            user_id=user_id, program=program, max_iterations=max_iterations, budget=budget,
+            seed=seed,
+        )
+        return await self._unary(self.stub.Evolve, request)
+
+    async def get_run(self, run_id: str) -> pb.Run:
+        return await self._unary(self.stub.GetRun, pb.GetRunRequest(run_id=run_id))
+
+    async def list_runs(self, user_id: str, program: str, *, limit: int = 0) -> pb.ListRunsResponse:
+        request = pb.ListRunsRequest(user_id=user_id, program=program, limit=limit)
+        return await self._unary(self.stub.ListRuns, request)
+
+    async def watch_run(self, run_id: str) -> AsyncGenerator[pb.RunProgress, None]:
+        """Progress events of one run until it finishes."""
+        call = self.stub.WatchRun(
+            pb.WatchRunRequest(run_id=run_id), metadata=self.connection.metadata
+        )
+        try:
+            async for progress in call:
+                yield progress
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        finally:
+            call.cancel()
+
+    async def get_frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse:
+        request = pb.GetFrontierRequest(user_id=user_id, program=program)
+        return await self._unary(self.stub.GetFrontier, request)

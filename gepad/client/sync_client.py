@@ -1,0 +1,289 @@
+"""``Client``: the daemon's API for blocking code (threads, scripts, the CLI)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Generator, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, Self, TypeVar, Unpack, overload
+
+import grpc
+
+from gepad.client.backoff import Backoff
+from gepad.client.cache import Fallback, PromptCache
+from gepad.client.connection import (
+    DEFAULT_TIMEOUT,
+    Connection,
+    normalize_target,
+    target_for_settings,
+)
+from gepad.client.errors import Unreachable, from_rpc_error
+from gepad.client.events import EventLike, FeedbackFields, as_event, feedback_event
+from gepad.config import Settings
+from gepad.v1 import gepad_pb2 as pb
+from gepad.v1.gepad_pb2_grpc import GepadStub
+
+__all__ = ["Client"]
+
+logger = logging.getLogger("gepad.client")
+
+_Req = TypeVar("_Req")
+_Resp = TypeVar("_Resp")
+
+
+class Client:
+    """Use as ``with Client("unix:///run/gepad/gepad.sock") as client: ...`` (or ``close()``)."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        token: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        max_message_bytes: int = 4 * 1024 * 1024,
+        cache: PromptCache | None = None,
+    ) -> None:
+        self.connection = Connection(normalize_target(target), token, timeout, max_message_bytes)
+        self.cache = cache if cache is not None else PromptCache()
+        self._channel = grpc.insecure_channel(
+            self.connection.target, options=self.connection.channel_options
+        )
+        self.stub = GepadStub(self._channel)
+        # Stale prompts are refreshed here, off the caller's thread; made on first need.
+        self._refresher: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        token: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        cache: PromptCache | None = None,
+    ) -> Self:
+        """A client for the daemon those settings describe, over its Unix socket."""
+        return cls(
+            target_for_settings(settings),
+            token=token,
+            timeout=timeout,
+            max_message_bytes=settings.max_message_bytes,
+            cache=cache,
+        )
+
+    @property
+    def target(self) -> str:
+        return self.connection.target
+
+    def close(self) -> None:
+        with self._lock:
+            refresher, self._refresher = self._refresher, None
+        if refresher is not None:
+            refresher.shutdown(wait=False, cancel_futures=True)
+        self._channel.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _unary(self, method: grpc.UnaryUnaryMultiCallable[_Req, _Resp], request: _Req) -> _Resp:
+        try:
+            return method(
+                request, timeout=self.connection.timeout, metadata=self.connection.metadata
+            )
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+
+    def _spawn(self, fn: Callable[[], None]) -> None:
+        with self._lock:
+            if self._refresher is None:
+                self._refresher = ThreadPoolExecutor(2, thread_name_prefix="gepad-refresh")
+            self._refresher.submit(fn)
+
+    # ------------------------------------------------------------------ programs
+
+    def upsert_program(self, program: pb.Program) -> pb.UpsertProgramResponse:
+        return self._unary(self.stub.UpsertProgram, pb.UpsertProgramRequest(program=program))
+
+    def get_program(self, name: str) -> pb.Program:
+        return self._unary(self.stub.GetProgram, pb.GetProgramRequest(name=name))
+
+    def list_programs(self) -> pb.ListProgramsResponse:
+        return self._unary(self.stub.ListPrograms, pb.ListProgramsRequest())
+
+    # ------------------------------------------------------------------ feedback
+
+    @overload
+    def record_feedback(self, event: pb.FeedbackEvent, /) -> pb.RecordFeedbackResponse: ...
+    @overload
+    def record_feedback(
+        self, /, **fields: Unpack[FeedbackFields]
+    ) -> pb.RecordFeedbackResponse: ...
+    def record_feedback(
+        self, event: pb.FeedbackEvent | None = None, /, **fields: Any
+    ) -> pb.RecordFeedbackResponse:
+        """Record one event: a ready ``FeedbackEvent``, or ``feedback_event``'s keywords
+        (``user_id=..., program=..., kind="correction", input="...", correction="..."``)."""
+        if event is not None and fields:
+            raise TypeError("pass either a FeedbackEvent or keyword fields, not both")
+        if event is None:
+            event = feedback_event(**fields)
+        return self._unary(self.stub.RecordFeedback, pb.RecordFeedbackRequest(event=event))
+
+    def stream_feedback(self, events: Iterable[EventLike]) -> pb.StreamFeedbackResponse:
+        """Bulk ingest in one call (one transaction on the daemon: all stored, or none).
+
+        Events are converted as they are sent; one that cannot be converted raises ``ValueError``
+        and cancels the call, so nothing is stored.
+        """
+        failure: list[ValueError] = []
+
+        def messages() -> Iterator[pb.FeedbackEvent]:
+            for item in events:
+                try:
+                    yield as_event(item)
+                except ValueError as exc:
+                    # grpc swallows exceptions raised by a request iterator into a bare
+                    # CANCELLED; keep ours to re-raise it with its message.
+                    failure.append(exc)
+                    raise
+
+        try:
+            return self.stub.StreamFeedback(
+                messages(), timeout=self.connection.timeout, metadata=self.connection.metadata
+            )
+        except grpc.RpcError as exc:
+            if failure:
+                raise failure[0] from None
+            raise from_rpc_error(exc) from exc
+
+    # ------------------------------------------------------------------ serving
+
+    def fetch_prompt(self, user_id: str, program: str) -> pb.Prompt:
+        """Ask the daemon now, bypassing (but updating) the cache."""
+        started = self.cache.clock()
+        request = pb.GetPromptRequest(user_id=user_id, program=program)
+        prompt = self._unary(self.stub.GetPrompt, request)
+        self.cache.store(prompt, fetched_at=started)
+        return prompt
+
+    def get_prompt(
+        self, user_id: str, program: str, *, fallback: Fallback | None = None
+    ) -> pb.Prompt:
+        """The served prompt through the stale-while-revalidate cache.
+
+        With a ``fallback`` this never raises when the daemon is unreachable: it answers with the
+        last prompt the daemon sent, else the fallback (with an empty ``candidate_id``).
+        """
+        request = pb.GetPromptRequest(user_id=user_id, program=program)
+        return self.cache.get_or_fetch(
+            user_id,
+            program,
+            lambda: self._unary(self.stub.GetPrompt, request),
+            spawn=self._spawn,
+            fallback=fallback,
+        )
+
+    def watch_prompt(
+        self, user_id: str, program: str, *, reconnect: bool = True
+    ) -> Generator[pb.Prompt, None, None]:
+        """The served prompt now, then each change; every one also lands in the cache.
+
+        If the daemon goes away after the first prompt arrived, the watch reconnects with backoff
+        (``reconnect=False`` ends it instead); repeats of the prompt already seen are skipped. A
+        daemon that cannot be reached at the start raises ``Unavailable`` at once.
+        """
+        request = pb.WatchPromptRequest(user_id=user_id, program=program)
+        seen: tuple[str, int, bool] | None = None
+        backoff = Backoff()
+        while True:
+            call = self.stub.WatchPrompt(request, metadata=self.connection.metadata)
+            try:
+                for prompt in call:
+                    backoff.reset()
+                    self.cache.store(prompt)
+                    if (prompt.candidate_id, prompt.version, prompt.pinned) != seen:
+                        seen = (prompt.candidate_id, prompt.version, prompt.pinned)
+                        yield prompt
+            except grpc.RpcError as exc:
+                error = from_rpc_error(exc)
+                if not (reconnect and seen is not None and isinstance(error, Unreachable)):
+                    raise error from exc
+                logger.warning("gepad: prompt watch lost (%s); reconnecting", error)
+            finally:
+                # grpc-stubs leaves cancel() untyped.
+                call.cancel()  # type: ignore[no-untyped-call]
+            if not reconnect:
+                return
+            time.sleep(backoff.next())
+
+    # ------------------------------------------------------------------ lineage
+
+    def list_lineage(self, user_id: str, program: str) -> pb.ListLineageResponse:
+        request = pb.ListLineageRequest(user_id=user_id, program=program)
+        return self._unary(self.stub.ListLineage, request)
+
+    def rollback(
+        self, user_id: str, program: str, candidate_id: str, *, note: str = ""
+    ) -> pb.Prompt:
+        """Serve an earlier candidate and pin it."""
+        request = pb.RollbackRequest(
+            user_id=user_id, program=program, candidate_id=candidate_id, note=note
+        )
+        prompt = self._unary(self.stub.Rollback, request)
+        self.cache.store(prompt)
+        return prompt
+
+    def unpin(self, user_id: str, program: str) -> pb.Prompt:
+        prompt = self._unary(self.stub.Unpin, pb.UnpinRequest(user_id=user_id, program=program))
+        self.cache.store(prompt)
+        return prompt
+
+    # ------------------------------------------------------------------ evolution
+
+    def evolve(
+        self,
+        user_id: str,
+        program: str,
+        *,
+        max_iterations: int = 0,
+        budget: pb.Budget | None = None,
+        seed: int = 0,
+    ) -> pb.EvolveResponse:
+        request = pb.EvolveRequest(
+            user_id=user_id, program=program, max_iterations=max_iterations, budget=budget,
+            seed=seed,
+        )
+        return self._unary(self.stub.Evolve, request)
+
+    def get_run(self, run_id: str) -> pb.Run:
+        return self._unary(self.stub.GetRun, pb.GetRunRequest(run_id=run_id))
+
+    def list_runs(self, user_id: str, program: str, *, limit: int = 0) -> pb.ListRunsResponse:
+        request = pb.ListRunsRequest(user_id=user_id, program=program, limit=limit)
+        return self._unary(self.stub.ListRuns, request)
+
+    def watch_run(self, run_id: str) -> Generator[pb.RunProgress, None, None]:
+        """Progress events of one run until it finishes."""
+        request = pb.WatchRunRequest(run_id=run_id)
+        call = self.stub.WatchRun(request, metadata=self.connection.metadata)
+        try:
+            yield from call
+        except grpc.RpcError as exc:
+            raise from_rpc_error(exc) from exc
+        finally:
+            call.cancel()  # type: ignore[no-untyped-call]
+
+    def get_frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse:
+        request = pb.GetFrontierRequest(user_id=user_id, program=program)
+        return self._unary(self.stub.GetFrontier, request)

@@ -1,0 +1,370 @@
+"""The ``gepad`` command against the real daemon (``running_daemon``), run in-process."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from concurrent import futures
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from gepad.cli import main
+from gepad.client import Client
+from gepad.v1 import gepad_pb2 as pb
+from tests.conftest import RunningDaemon, short_tempdir
+from tests.doubles.openai_server import OpenAIDouble
+
+PROGRAM = "editor.system"
+SEED = "You are a careful editor."
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> object:
+        return json.loads(self.out)
+
+
+@pytest.fixture
+def gepad(
+    capsys: pytest.CaptureFixture[str], running_daemon: RunningDaemon
+) -> Iterator[GepadRunner]:
+    with Client(running_daemon.target) as client:
+        client.upsert_program(pb.Program(
+            name=PROGRAM, seed_components={"system": SEED},
+            task_model=pb.ModelSettings(model="openai/gpt-4o-mini", api_key_env="OPENAI_API_KEY"),
+        ))
+    yield GepadRunner(capsys, running_daemon)
+
+
+class GepadRunner:
+    """Runs ``gepad --target <the test daemon> ARGS`` and captures what it printed."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str], daemon: RunningDaemon) -> None:
+        self.capsys = capsys
+        self.daemon = daemon
+
+    def __call__(self, *argv: str, env: Mapping[str, str] | None = None, target: bool = True
+                 ) -> Result:
+        self.capsys.readouterr()
+        args = ["--target", self.daemon.target, *argv] if target else list(argv)
+        code = main(args, env=env or {})
+        captured = self.capsys.readouterr()
+        assert "Traceback" not in captured.err
+        return Result(code, captured.out, captured.err)
+
+
+def edit(gepad: GepadRunner, event_id: str, text: str, user: str = "alice") -> None:
+    result = gepad("feedback", user, PROGRAM, "--kind", "prompt_edit", "--event-id", event_id,
+                   "--component", f"system={text}")
+    assert result.code == 0, result.err
+
+
+# ---------------------------------------------------------------- serving
+
+
+def test_prompt_prints_components_version_and_pin(gepad: GepadRunner) -> None:
+    result = gepad("prompt", "alice", PROGRAM)
+    assert result.code == 0
+    assert "alice / editor.system" in result.out
+    assert "version 0" in result.out and "not pinned" in result.out
+    assert "[system]\nYou are a careful editor." in result.out
+
+    as_json = gepad("prompt", "alice", PROGRAM, "--json").json()
+    assert isinstance(as_json, dict)
+    assert as_json["components"] == {"system": SEED}
+    assert as_json["version"] == 0 and as_json["pinned"] is False
+    assert as_json["candidate_id"]
+
+    raw = gepad("prompt", "alice", PROGRAM, "--component", "system")
+    assert raw.out == SEED
+
+
+def test_feedback_records_once_and_reports_duplicates(gepad: GepadRunner) -> None:
+    argv = ["feedback", "alice", PROGRAM, "--kind", "correction", "--input", "Fix: teh cat",
+            "--output", "teh cat", "--correction", "the cat", "--comment", "typo left",
+            "--dimension", "faithfulness", "--event-id", "ev-1"]
+    first = gepad(*argv)
+    assert first.code == 0 and "recorded event ev-1" in first.out
+    again = gepad(*argv, "--json").json()
+    assert isinstance(again, dict)
+    assert again["event_id"] == "ev-1" and again["duplicate"] is True and again["example_id"]
+    rating = gepad("feedback", "alice", PROGRAM, "--kind", "rating", "--input", "q",
+                   "--output", "a", "--score", "0.8")
+    assert rating.code == 0
+
+    bad = gepad("feedback", "alice", PROGRAM, "--kind", "rating", "--input", "q",
+                "--output", "a", "--score", "3")
+    assert bad.code == 1
+    assert bad.err.startswith("error: INVALID_ARGUMENT: ") and "score" in bad.err
+
+
+def test_feedback_file_is_one_all_or_nothing_stream(gepad: GepadRunner, tmp_path: Path) -> None:
+    good: list[dict[str, object]] = [
+        {"kind": "acceptance", "input": "hi", "output": "hello"},
+        {"kind": "rejection", "input": [{"role": "user", "content": "long?"}],
+         "output": "very long", "comment": "too long", "user_id": "bob"},
+    ]
+    path = tmp_path / "events.jsonl"
+    path.write_text("\n".join(json.dumps(e) for e in good) + "\n\n")
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(good[0]) + "\n" + json.dumps({**good[0], "score": 9,
+                                                           "kind": "rating"}) + "\n")
+    failed = gepad("feedback", "alice", PROGRAM, "--file", str(bad))
+    assert failed.code == 1 and "events[1]" in failed.err
+
+    stored = gepad("feedback", "alice", PROGRAM, "--file", str(path), "--json")
+    # The first line of bad.jsonl equals the first line here: it was not kept from the failure.
+    assert stored.json() == {"stored": 2, "duplicates": 0}
+    # Ids derived from content make re-sending the file harmless.
+    again = gepad("feedback", "alice", PROGRAM, "--file", str(path))
+    assert again.code == 0 and "stored 0 of 2 events" in again.out
+
+    typo = tmp_path / "typo.jsonl"
+    typo.write_text('{"kind": "acceptance", "inptu": "x"}\n')
+    result = gepad("feedback", "alice", PROGRAM, "--file", str(typo))
+    assert result.code == 2 and f"{typo}:1: unknown field(s) inptu" in result.err
+
+
+def test_lineage_rollback_by_short_id_and_unpin(gepad: GepadRunner) -> None:
+    edit(gepad, "edit-1", "Only fix typos.")
+    lineage = gepad("lineage", "alice", PROGRAM, "--json").json()
+    assert isinstance(lineage, dict)
+    by_origin = {c["origin"]: c["id"] for c in lineage["candidates"]}
+    seed_id = by_origin["CANDIDATE_ORIGIN_SEED"]
+    edit_id = by_origin["CANDIDATE_ORIGIN_HUMAN_EDIT"]
+    assert lineage["served_candidate_id"] == edit_id
+
+    rolled = gepad("rollback", "alice", PROGRAM, seed_id[:8], "--note", "too terse")
+    assert rolled.code == 0, rolled.err
+    assert "rolled back alice / editor.system to seed" in rolled.out and "pinned" in rolled.out
+
+    tree = gepad("lineage", "alice", PROGRAM).out.splitlines()
+    assert tree[0].startswith(f"{seed_id[:8]}  seed  ◀ served (pinned)")
+    assert tree[1].startswith(f"└── {edit_id[:8]}  human_edit")
+    history = "\n".join(tree)
+    assert "human_edit" in history and "rollback" in history and "too terse" in history
+
+    unpinned = gepad("unpin", "alice", PROGRAM)
+    assert unpinned.code == 0 and "not pinned" in unpinned.out
+
+    missing = gepad("rollback", "alice", PROGRAM, "doesnotexist")
+    assert missing.code == 1 and missing.err.startswith("error: NOT_FOUND: ")
+
+
+def test_watch_prints_current_prompt_then_changes(gepad: GepadRunner) -> None:
+    results: list[Result] = []
+    thread = threading.Thread(
+        target=lambda: results.append(gepad("watch", "carol", PROGRAM, "--count", "2", "--json"))
+    )
+    thread.start()
+    # Wait until the watch is subscribed (it printed the current prompt), then change it.
+    with Client(gepad.daemon.target) as client:
+        deadline = time.monotonic() + 10
+        while not client.list_lineage("carol", PROGRAM).candidates and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        client.record_feedback(user_id="carol", program=PROGRAM, kind="prompt_edit",
+                               event_id="w", edited_components={"system": "Watched."})
+    thread.join(10)
+    assert not thread.is_alive()
+    lines = [json.loads(line) for line in results[0].out.splitlines()]
+    assert [p["version"] for p in lines] == [0, 1]
+    assert lines[1]["components"]["system"] == "Watched."
+
+
+# ---------------------------------------------------------------- programs
+
+
+def test_programs_set_show_and_list(gepad: GepadRunner, tmp_path: Path) -> None:
+    made = gepad("programs", "set", "support-bot", "--system", "You help customers.",
+                 "--task-model", "openai/gpt-4o-mini", "--api-key-env", "OPENAI_API_KEY",
+                 "--judge-model", "openai/gpt-4o", "--set", "evolution.minibatch_size=4")
+    assert made.code == 0, made.err
+    assert "created program support-bot (revision 1)" in made.out
+
+    # Changing one setting keeps the others.
+    changed = gepad("programs", "set", "support-bot", "--description", "Helps", "--json").json()
+    assert isinstance(changed, dict)
+    program = changed["program"]
+    assert program["revision"] == 2 and program["description"] == "Helps"
+    assert program["seed_components"] == {"system": "You help customers."}
+    assert program["evolution"]["minibatch_size"] == 4
+    assert program["judge_model"]["model"] == "openai/gpt-4o"
+
+    toml = tmp_path / "program.toml"
+    toml.write_text(
+        'name = "from-file"\n[seed_components]\nsystem = "From a file."\n'
+        '[task_model]\nmodel = "ollama/llama3"\napi_base = "http://127.0.0.1:11434"\n'
+        "[budget]\nmax_metric_calls_per_round = 200\n"
+    )
+    assert gepad("programs", "set", "--file", str(toml)).code == 0
+    shown = gepad("programs", "show", "from-file")
+    assert "ollama/llama3 at http://127.0.0.1:11434" in shown.out
+    assert "max_metric_calls_per_round=200" in shown.out
+
+    listing = gepad("programs")
+    assert [line.split()[0] for line in listing.out.splitlines()] == [
+        "NAME", "editor.system", "from-file", "support-bot",
+    ]
+    names = [p["name"] for p in gepad("programs", "list", "--json").json()["programs"]]  # type: ignore[index]
+    assert sorted(names) == ["editor.system", "from-file", "support-bot"]
+
+    bad = gepad("programs", "set", "support-bot", "--set", "evolution.nope=1")
+    assert bad.code == 2 and "--set evolution.nope" in bad.err
+
+
+# ---------------------------------------------------------------- errors and access
+
+
+def test_daemon_errors_print_status_and_message(gepad: GepadRunner) -> None:
+    result = gepad("prompt", "alice", "no.such.program")
+    assert result.code == 1
+    assert result.err.startswith("error: NOT_FOUND: program 'no.such.program' does not exist")
+    usage = gepad("feedback", "alice", PROGRAM)
+    assert usage.code == 2 and "needs USER, PROGRAM and --kind" in usage.err
+
+
+def test_unreachable_daemon_says_where_it_looked(gepad: GepadRunner) -> None:
+    root = short_tempdir()
+    sock = root / "nothing.sock"
+    result = gepad("--socket", str(sock), "prompt", "alice", PROGRAM, target=False)
+    assert result.code == 3
+    assert f"cannot reach the gepad daemon at unix://{sock}" in result.err
+    assert "comes from --socket" in result.err
+    assert f"gepad --socket {sock} serve" in result.err
+
+    env = {"GEPAD_RUNTIME_DIR": str(root / "run"), "GEPAD_STATE_DIR": str(root / "state"),
+           "XDG_CONFIG_HOME": str(root / "config")}
+    defaults = gepad("runs", "alice", PROGRAM, env=env, target=False)
+    assert defaults.code == 3
+    assert f"unix://{root}/run/gepad.sock" in defaults.err
+    assert "the default settings" in defaults.err and "`gepad serve`" in defaults.err
+
+
+def test_tcp_needs_a_token_and_takes_it_from_the_environment(gepad: GepadRunner) -> None:
+    tcp = gepad.daemon.tcp_target
+    anonymous = gepad("--target", tcp, "programs", target=False)
+    assert anonymous.code == 1 and anonymous.err.startswith("error: UNAUTHENTICATED: ")
+    env = {"GEPAD_TOKEN": gepad.daemon.admin_token}
+    assert gepad("--target", tcp, "programs", env=env, target=False).code == 0
+    alice = gepad("prompt", "bob", PROGRAM, "--target", tcp, "--token",
+                  gepad.daemon.user_token("alice"), target=False)
+    assert alice.code == 1 and alice.err.startswith("error: PERMISSION_DENIED: ")
+
+
+@pytest.fixture
+def bare_server() -> Iterator[str]:
+    """A gRPC server with no services: every gepad RPC is UNIMPLEMENTED, as in a daemon build
+    without the evolution engine."""
+    root = short_tempdir()
+    server = grpc.server(futures.ThreadPoolExecutor(2))
+    server.add_insecure_port(f"unix:{root}/bare.sock")
+    server.start()
+    yield f"unix://{root}/bare.sock"
+    server.stop(None)
+
+
+def test_evolution_commands_explain_a_daemon_without_the_engine(
+    gepad: GepadRunner, bare_server: str
+) -> None:
+    for argv in (["evolve", "alice", PROGRAM, "--wait"], ["runs", "alice", PROGRAM],
+                 ["frontier", "alice", PROGRAM]):
+        result = gepad("--target", bare_server, *argv, target=False)
+        assert result.code == 2, argv
+        assert result.err.startswith("evolution is not available in this daemon build: ")
+        assert len(result.err.strip().splitlines()) == 1
+    # Elsewhere UNIMPLEMENTED is an ordinary error.
+    other = gepad("--target", bare_server, "programs", target=False)
+    assert other.code == 1 and other.err.startswith("error: UNIMPLEMENTED")
+
+
+def test_evolve_waits_with_progress_then_runs_frontier_and_lineage_show_it(
+    gepad: GepadRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every model is the loopback OpenAI double: the user wants answers in UPPERCASE.
+    monkeypatch.setenv("GEPAD_TEST_KEY", "not-a-real-key")
+    with OpenAIDouble() as double:
+        models = []
+        for flag, name in (("--task-model", "task-double"), ("--judge-model", "judge-double"),
+                           ("--reflection-model", "reflect-double")):
+            models += [flag, f"openai/{name}"]
+        made = gepad("programs", "set", "editor", "--system", SEED, *models,
+                     "--api-base", double.api_base, "--api-key-env", "GEPAD_TEST_KEY",
+                     "--set", "evolution.max_iterations_per_round=1")
+        assert made.code == 0, made.err
+        events = tmp_path / "events.jsonl"
+        events.write_text("\n".join(json.dumps({
+            "kind": "correction", "input": f"question {i}", "output": f"ok: question {i}",
+            "correction": f"OK: QUESTION {i}", "comment": "I want answers in uppercase",
+        }) for i in range(20)))
+        assert gepad("feedback", "dave", "editor", "--file", str(events)).code == 0
+
+        waited = gepad("evolve", "dave", "editor", "--wait")
+        assert waited.code == 0, waited.out + waited.err
+        lines = waited.out.splitlines()
+        # Not a TTY: one line per event, then the outcome.
+        assert lines[0].startswith("started ")
+        assert any(line.startswith("promoted ") for line in lines)
+        assert lines[-1].startswith("run ") and " succeeded: " in lines[-1]
+        assert "promoted" in lines[-1]
+
+        # --json: each progress event as a JSON line, then the final run.
+        streamed = gepad("evolve", "dave", "editor", "--wait", "--json")
+        assert streamed.code == 0, streamed.err
+        docs = [json.loads(line) for line in streamed.out.splitlines()]
+        assert docs[0]["event"] == "started" and docs[0]["run"]["run_id"]
+        assert docs[-1]["status"] == "RUN_STATUS_SUCCEEDED"
+        assert docs[-1]["run_id"] == docs[0]["run"]["run_id"]
+
+    runs = gepad("runs", "dave", "editor")
+    header, *rows = runs.out.splitlines()
+    assert header.split()[:3] == ["RUN", "STATUS", "TRIGGER"]
+    assert [row.split()[1:3] for row in rows] == [["succeeded", "manual"]] * 2
+
+    frontier = gepad("frontier", "dave", "editor")
+    assert "◀ served" in frontier.out and "reflection" in frontier.out
+    served = gepad("prompt", "dave", "editor", "--json").json()
+    assert isinstance(served, dict) and "UPPERCASE" in served["components"]["system"]
+    tree = gepad("lineage", "dave", "editor").out
+    assert "└── " in tree and "reflection  ◀ served" in tree and "promotion" in tree
+
+    nobody = gepad("evolve", "nobody", "editor")
+    assert nobody.code == 1 and nobody.err.startswith("error: NOT_FOUND: ")
+
+
+# ---------------------------------------------------------------- demo
+
+
+def test_demo_once_walks_through_and_can_be_repeated(capsys: pytest.CaptureFixture[str]) -> None:
+    root = short_tempdir()
+    env = {"GEPAD_RUNTIME_DIR": str(root / "run"), "GEPAD_STATE_DIR": str(root / "state"),
+           "XDG_CONFIG_HOME": str(root / "config")}
+    assert main(["demo", "--once"], env=env) == 0
+    first = capsys.readouterr().out
+    for step in ("Register the program demo.assistant", "Record feedback from demo-user",
+                 "version 0", "human_edit", "Roll back to the seed"):
+        assert step in first
+    assert f"gepad is serving on unix://{root}/run/gepad.sock; try: gepad prompt demo-user " \
+           "demo.assistant" in first
+
+    assert main(["demo", "--once"], env=env) == 0
+    second = capsys.readouterr().out
+    assert "already recorded" in second
+
+    # Both runs end in the same state: the seed served, pinned. The daemon is gone after --once.
+    assert not (root / "run" / "gepad.sock").exists()
+    assert main(["demo", "--once", "--json"], env=env) == 0
+    steps = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    last = [s for s in steps if s["step"] == "prompt"][-1]["data"]
+    assert last["pinned"] is True
+    assert last["components"]["system"].startswith("You are a helpful assistant. Answer the user")

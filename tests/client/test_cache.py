@@ -1,0 +1,246 @@
+"""The prompt cache's policy, with a fake clock and a fake fetcher: no daemon, no sockets."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+import grpc
+import pytest
+
+from gepad.client import NotFound, PromptCache, Unavailable
+from gepad.v1 import gepad_pb2 as pb
+
+USER, PROGRAM = "alice", "editor.system"
+Refresh = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Daemon:
+    """A fake fetcher: serves ``prompt`` (or raises ``error``) and counts calls."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.error: Exception | None = None
+        self.calls = 0
+
+    def prompt(self) -> pb.Prompt:
+        return pb.Prompt(
+            user_id=USER, program=PROGRAM, candidate_id=f"cand-{self.version}",
+            components={"system": f"prompt v{self.version}"}, version=self.version,
+        )
+
+    async def fetch(self) -> pb.Prompt:
+        return self.fetch_sync()
+
+    def fetch_sync(self) -> pb.Prompt:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return self.prompt()
+
+
+def down() -> Unavailable:
+    return Unavailable(grpc.StatusCode.UNAVAILABLE, "failed to connect to all addresses")
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def cache(clock: Clock) -> PromptCache:
+    return PromptCache(max_age=5, stale_max_age=60, clock=clock)
+
+
+@pytest.fixture
+def daemon() -> Daemon:
+    return Daemon()
+
+
+class Spawner:
+    """Collects background refreshes so a test decides when they run."""
+
+    def __init__(self) -> None:
+        self.pending: list[Refresh] = []
+
+    def __call__(self, fn: Refresh) -> None:
+        self.pending.append(fn)
+
+    async def run_all(self) -> None:
+        pending, self.pending = self.pending, []
+        for fn in pending:
+            await fn()
+
+
+async def get(
+    cache: PromptCache, daemon: Daemon, spawn: Spawner, fallback: Any = None
+) -> pb.Prompt:
+    fetch: Callable[[], Awaitable[pb.Prompt]] = daemon.fetch
+    return await cache.aget(USER, PROGRAM, fetch, spawn=spawn, fallback=fallback)
+
+
+@pytest.mark.anyio
+async def test_fresh_entry_is_served_without_asking_the_daemon(
+    cache: PromptCache, daemon: Daemon, clock: Clock
+) -> None:
+    spawn = Spawner()
+    first = await get(cache, daemon, spawn)
+    daemon.version = 1
+    clock.now += 4.9
+    again = await get(cache, daemon, spawn)
+    assert again.version == first.version == 0
+    assert daemon.calls == 1
+    assert spawn.pending == []
+
+
+@pytest.mark.anyio
+async def test_stale_entry_is_served_at_once_and_refreshed_once_in_background(
+    cache: PromptCache, daemon: Daemon, clock: Clock
+) -> None:
+    spawn = Spawner()
+    await get(cache, daemon, spawn)
+    daemon.version = 1
+    clock.now += 30
+    # Three requests see it stale before the refresh runs: all get the old prompt at once...
+    for _ in range(3):
+        assert (await get(cache, daemon, spawn)).version == 0
+    # ...and only one refresh is queued.
+    assert len(spawn.pending) == 1
+    assert daemon.calls == 1
+    await spawn.run_all()
+    assert daemon.calls == 2
+    assert (await get(cache, daemon, spawn)).version == 1
+    assert daemon.calls == 2  # the refreshed entry is fresh again
+
+
+@pytest.mark.anyio
+async def test_expired_entry_is_fetched_before_answering(
+    cache: PromptCache, daemon: Daemon, clock: Clock
+) -> None:
+    spawn = Spawner()
+    await get(cache, daemon, spawn)
+    daemon.version = 1
+    clock.now += 60
+    assert (await get(cache, daemon, spawn)).version == 1
+    assert spawn.pending == []
+    assert daemon.calls == 2
+
+
+@pytest.mark.anyio
+async def test_fallback_when_daemon_unreachable_and_nothing_cached(
+    cache: PromptCache, daemon: Daemon
+) -> None:
+    daemon.error = down()
+    prompt = await get(cache, daemon, Spawner(), fallback="You are a helpful assistant.")
+    assert dict(prompt.components) == {"system": "You are a helpful assistant."}
+    # No candidate: feedback recorded against the fallback is attributed to none.
+    assert prompt.candidate_id == ""
+    assert (prompt.user_id, prompt.program) == (USER, PROGRAM)
+
+    multi = await get(cache, daemon, Spawner(), fallback={"system": "s", "style": "t"})
+    assert dict(multi.components) == {"system": "s", "style": "t"}
+    # A fallback is never cached: once the daemon is back its prompt is served.
+    daemon.error = None
+    assert (await get(cache, daemon, Spawner())).candidate_id == "cand-0"
+
+
+@pytest.mark.anyio
+async def test_unreachable_without_fallback_raises(cache: PromptCache, daemon: Daemon) -> None:
+    daemon.error = down()
+    with pytest.raises(Unavailable):
+        await get(cache, daemon, Spawner())
+
+
+@pytest.mark.anyio
+async def test_last_prompt_beats_fallback_when_daemon_goes_away(
+    cache: PromptCache, daemon: Daemon, clock: Clock
+) -> None:
+    spawn = Spawner()
+    await get(cache, daemon, spawn)
+    daemon.error = down()
+    clock.now += 3600  # long expired
+    prompt = await get(cache, daemon, spawn, fallback="generic")
+    assert prompt.candidate_id == "cand-0"
+    assert prompt.components["system"] == "prompt v0"
+
+
+@pytest.mark.anyio
+async def test_daemon_errors_other_than_unreachable_are_raised_despite_fallback(
+    cache: PromptCache, daemon: Daemon
+) -> None:
+    daemon.error = NotFound(grpc.StatusCode.NOT_FOUND, "program 'editor.system' does not exist")
+    with pytest.raises(NotFound, match="does not exist"):
+        await get(cache, daemon, Spawner(), fallback="generic")
+
+
+@pytest.mark.anyio
+async def test_failed_background_refresh_keeps_stale_entry_and_retries_later(
+    cache: PromptCache, daemon: Daemon, clock: Clock
+) -> None:
+    spawn = Spawner()
+    await get(cache, daemon, spawn)
+    clock.now += 10
+    daemon.error = down()
+    assert (await get(cache, daemon, spawn)).version == 0
+    await spawn.run_all()  # fails, logged, not raised
+    assert (await get(cache, daemon, spawn)).version == 0
+    assert len(spawn.pending) == 1  # the claim was released: a new refresh is queued
+    daemon.error, daemon.version = None, 2
+    await spawn.run_all()
+    assert (await get(cache, daemon, spawn)).version == 2
+
+
+def test_sync_path_follows_the_same_policy(
+    cache: PromptCache, daemon: Daemon, clock: Clock
+) -> None:
+    queued: list[Callable[[], None]] = []
+
+    def get_sync(fallback: Any = None) -> pb.Prompt:
+        return cache.get_or_fetch(
+            USER, PROGRAM, daemon.fetch_sync, spawn=queued.append, fallback=fallback
+        )
+
+    assert get_sync().version == 0
+    daemon.version = 1
+    clock.now += 10
+    assert get_sync().version == 0  # stale, served at once
+    assert len(queued) == 1
+    queued.pop()()
+    assert get_sync().version == 1
+    cache.invalidate(USER)
+    daemon.error = down()
+    assert get_sync(fallback="fb").components["system"] == "fb"
+
+
+def test_late_answer_does_not_replace_newer_prompt(cache: PromptCache, clock: Clock) -> None:
+    # A refresh asked at t=1000 and answered late with v1, after a watch stored v2 at t=1001.
+    v1 = pb.Prompt(user_id=USER, program=PROGRAM, candidate_id="c1", version=1)
+    v2 = pb.Prompt(user_id=USER, program=PROGRAM, candidate_id="c2", version=2)
+    clock.now = 1001
+    assert cache.store(v2)
+    assert not cache.store(v1, fetched_at=1000)
+    entry = cache.get(USER, PROGRAM)
+    assert entry is not None and entry.prompt.candidate_id == "c2"
+
+
+def test_lower_version_asked_for_later_wins(cache: PromptCache, clock: Clock) -> None:
+    # The daemon's state was reset: its answer to a newer request is the truth, not a race.
+    cache.store(pb.Prompt(user_id=USER, program=PROGRAM, candidate_id="old", version=7))
+    clock.now += 1
+    assert cache.store(pb.Prompt(user_id=USER, program=PROGRAM, candidate_id="new", version=0))
+    entry = cache.get(USER, PROGRAM)
+    assert entry is not None and entry.prompt.candidate_id == "new"
+
+
+def test_ages_must_be_ordered() -> None:
+    with pytest.raises(ValueError):
+        PromptCache(max_age=10, stale_max_age=5)
