@@ -99,6 +99,7 @@ class _Recorder:
 
     def on_iteration_end(self, event: Mapping[str, Any]) -> None:
         self.traj.iteration_wall_s.append(time.perf_counter() - self.started)
+        self.traj.iteration_accepted.append(bool(event["proposal_accepted"]))
         self.traj.iterations = int(event["iteration"])
 
 
@@ -119,7 +120,8 @@ def run_gepa(
     traj = Trajectory()
     stoppers: list[Any] = []
     if max_iterations is not None:
-        stoppers.append(lambda state: state.i >= max_iterations)
+        # gepa's state.i is the index of the iteration about to run, starting from 0.
+        stoppers.append(lambda state: state.i + 1 >= max_iterations)
     start = world.counters.metric_calls
     gepa.optimize(
         seed_candidate={COMPONENT: seed_prompt},

@@ -20,9 +20,10 @@ class Trajectory:
     iterations: int = 0
     candidates: int = 0
     best_prompt: str = SEED_PROMPT
-    # Wall-clock seconds of each iteration (first iteration start to last end, split evenly when
-    # the optimizer does not expose per-iteration boundaries).
+    # Wall-clock seconds of each iteration.
     iteration_wall_s: list[float] = field(default_factory=list)
+    # Whether each iteration added a candidate (and so paid for a val evaluation).
+    iteration_accepted: list[bool] = field(default_factory=list)
 
     @property
     def final(self) -> float:

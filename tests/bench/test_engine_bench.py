@@ -1,0 +1,49 @@
+"""Smoke test of ``python -m bench engine --quick`` on gepad's side (gepa is a bench-only peer and
+its latency-bound runs take longer than a unit test should)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from bench.__main__ import main as bench_main
+from bench.engine_vs_gepa import (
+    QUICK,
+    calls_scenario,
+    incremental_scenario,
+    run,
+    wall_scenario,
+)
+
+
+def test_quick_gepad_scenarios_run_and_keep_their_budgets() -> None:
+    started = time.perf_counter()
+    (calls,) = calls_scenario(QUICK, ("gepad",))
+    traj = calls.trajectories["gepad"]
+    assert traj.total_calls <= QUICK.budget  # a hard cap, unlike gepa's
+    assert traj.final > calls.seed_score  # the engine improves the prompt on this world
+
+    (inc,) = incremental_scenario(QUICK, ("gepad",))
+    assert len(inc.daily["gepad"]) == QUICK.days
+    assert inc.calls["gepad"] <= QUICK.days * QUICK.gepad_day_budget
+
+    (wall,) = wall_scenario(QUICK, ("gepad",))
+    walls = wall.trajectories["gepad"].iteration_wall_s
+    assert len(walls) == QUICK.wall_iterations
+    # Rollouts run in parallel: an iteration costs a few latencies, not one per LLM call.
+    assert max(walls) < 12 * QUICK.latency_s
+    assert time.perf_counter() - started < 20
+
+
+def test_quick_report_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
+    sections, raw = run(QUICK, ("gepad",), {"calls", "cpu"})
+    assert set(raw) == {"calls", "cpu"}
+    out = capsys.readouterr().out
+    assert "1. Score reached vs metric calls" in out and "4. gepad engine CPU" in out
+    assert len(sections) == 2
+
+
+def test_registry_lists_the_engine_benchmark(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_main(["--help"]) == 0
+    assert "engine" in capsys.readouterr().err
