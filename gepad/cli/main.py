@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
+from importlib import metadata
 
 from gepad.cli.arguments import add_connection_options
 from gepad.cli.commands import demo, evolution, feedback, lineage, programs, prompts, serve
@@ -34,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"gepad {_version()}")
     add_connection_options(parser, defaults=True)
     common = argparse.ArgumentParser(add_help=False)
     add_connection_options(common, defaults=False)
@@ -41,6 +43,13 @@ def build_parser() -> argparse.ArgumentParser:
     for module in (serve, feedback, prompts, lineage, programs, evolution, demo):
         module.register(sub, [common])
     return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("gepad")
+    except metadata.PackageNotFoundError:  # running from a checkout that is not installed
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:

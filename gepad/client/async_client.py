@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable
-from contextlib import AsyncExitStack
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
 
 import anyio
 import grpc
 import grpc.aio
-from anyio.abc import TaskGroup
 
 from gepad.client.backoff import Backoff
 from gepad.client.cache import Fallback, PromptCache
@@ -41,8 +40,8 @@ _Resp = TypeVar("_Resp")
 class AsyncClient:
     """Use as ``async with AsyncClient("unix:///run/gepad/gepad.sock") as client: ...``.
 
-    The context owns the channel and the task group in which stale prompts are refreshed, so
-    nothing outlives the block.
+    The block owns the channel and the background refreshes of stale prompts: nothing outlives
+    it. (Or call ``await client.__aenter__()`` and ``await client.aclose()`` yourself.)
     """
 
     def __init__(
@@ -56,9 +55,9 @@ class AsyncClient:
     ) -> None:
         self.connection = Connection(normalize_target(target), token, timeout, max_message_bytes)
         self.cache = cache if cache is not None else PromptCache()
-        self._stack: AsyncExitStack | None = None
+        self._channel: grpc.aio.Channel | None = None
         self._stub: GepadAsyncStub | None = None
-        self._tasks: TaskGroup | None = None
+        self._refreshes: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_settings(
@@ -83,18 +82,12 @@ class AsyncClient:
         return self.connection.target
 
     async def __aenter__(self) -> Self:
-        if self._stack is not None:
+        if self._channel is not None:
             raise RuntimeError("this AsyncClient is already open")
-        async with AsyncExitStack() as stack:
-            channel = grpc.aio.insecure_channel(
-                self.connection.target, options=self.connection.channel_options
-            )
-            stack.push_async_callback(channel.close, None)
-            tasks = await stack.enter_async_context(anyio.create_task_group())
-            # Runs before the task group exits: pending refreshes are abandoned, not awaited.
-            stack.callback(tasks.cancel_scope.cancel)
-            self._stub, self._tasks = GepadStub(channel), tasks
-            self._stack = stack.pop_all()
+        self._channel = grpc.aio.insecure_channel(
+            self.connection.target, options=self.connection.channel_options
+        )
+        self._stub = GepadStub(self._channel)
         return self
 
     async def __aexit__(
@@ -103,9 +96,26 @@ class AsyncClient:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        stack, self._stack, self._stub, self._tasks = self._stack, None, None, None
-        if stack is not None:
-            await stack.__aexit__(exc_type, exc, tb)
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Abandon pending prompt refreshes and close the channel."""
+        channel, self._channel, self._stub = self._channel, None, None
+        refreshes, self._refreshes = self._refreshes, set()
+        for task in refreshes:
+            task.cancel()
+        await asyncio.gather(*refreshes, return_exceptions=True)
+        if channel is not None:
+            await channel.close(None)
+
+    def _spawn(self, refresh: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        # A plain asyncio task rather than a task group held open across the caller's `async
+        # with` block: a task group would wrap every exception leaving that block in an
+        # ExceptionGroup. grpc.aio is asyncio-only anyway. Refreshes never raise (the cache
+        # logs their failures), and aclose() cancels the ones still running.
+        task = asyncio.get_running_loop().create_task(refresh())
+        self._refreshes.add(task)
+        task.add_done_callback(self._refreshes.discard)
 
     @property
     def stub(self) -> GepadAsyncStub:
@@ -160,22 +170,30 @@ class AsyncClient:
     async def stream_feedback(
         self, events: Iterable[EventLike] | AsyncIterable[EventLike]
     ) -> pb.StreamFeedbackResponse:
-        """Bulk ingest in one call (one transaction on the daemon: all stored, or none)."""
+        """Bulk ingest in one call (one transaction on the daemon: all stored, or none).
 
-        async def messages() -> AsyncIterator[pb.FeedbackEvent]:
+        Events are converted as they are sent; one that cannot be converted raises
+        ``ValueError`` after cancelling the call, so nothing is stored.
+        """
+        # Written by hand rather than handing grpc an iterator: grpc.aio turns an exception
+        # from a request iterator into a bare CancelledError, which must not escape to callers.
+        call = self.stub.StreamFeedback(
+            None, timeout=self.connection.timeout, metadata=self.connection.metadata
+        )
+        try:
             if isinstance(events, AsyncIterable):
                 async for item in events:
-                    yield as_event(item)
+                    await call.write(as_event(item))
             else:
                 for item in events:
-                    yield as_event(item)
-
-        try:
-            return await self.stub.StreamFeedback(
-                messages(), timeout=self.connection.timeout, metadata=self.connection.metadata
-            )
+                    await call.write(as_event(item))
+            await call.done_writing()
+            return await call
         except grpc.RpcError as exc:
             raise from_rpc_error(exc) from exc
+        except BaseException:
+            call.cancel()
+            raise
 
     # ------------------------------------------------------------------ serving
 
@@ -196,14 +214,12 @@ class AsyncClient:
         last prompt the daemon sent, else the fallback (with an empty ``candidate_id``).
         """
         request = pb.GetPromptRequest(user_id=user_id, program=program)
-        tasks = self._tasks
-        if tasks is None:
-            raise RuntimeError("use `async with AsyncClient(...) as client:` before calling it")
+        stub = self.stub
         return await self.cache.aget(
             user_id,
             program,
-            lambda: self._unary(self.stub.GetPrompt, request),
-            spawn=tasks.start_soon,
+            lambda: self._unary(stub.GetPrompt, request),
+            spawn=self._spawn,
             fallback=fallback,
         )
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -161,23 +163,26 @@ def test_lineage_rollback_by_short_id_and_unpin(gepad: GepadRunner) -> None:
     assert missing.code == 1 and missing.err.startswith("error: NOT_FOUND: ")
 
 
-def test_watch_prints_current_prompt_then_changes(gepad: GepadRunner) -> None:
-    results: list[Result] = []
-    thread = threading.Thread(
-        target=lambda: results.append(gepad("watch", "carol", PROGRAM, "--count", "2", "--json"))
-    )
+def test_watch_prints_current_prompt_then_changes(
+    gepad: GepadRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The watch runs in a thread; its stdout is a buffer we can look at while it runs.
+    out = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    codes: list[int] = []
+    argv = ["--target", gepad.daemon.target, "watch", "carol", PROGRAM, "--count", "2", "--json"]
+    thread = threading.Thread(target=lambda: codes.append(main(argv, env={})))
     thread.start()
-    # Wait until the watch is subscribed (it printed the current prompt), then change it.
+    deadline = time.monotonic() + 10
+    while not out.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # The current prompt is printed, so the watch is subscribed: now change it.
     with Client(gepad.daemon.target) as client:
-        deadline = time.monotonic() + 10
-        while not client.list_lineage("carol", PROGRAM).candidates and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.3)
         client.record_feedback(user_id="carol", program=PROGRAM, kind="prompt_edit",
                                event_id="w", edited_components={"system": "Watched."})
     thread.join(10)
-    assert not thread.is_alive()
-    lines = [json.loads(line) for line in results[0].out.splitlines()]
+    assert not thread.is_alive() and codes == [0]
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
     assert [p["version"] for p in lines] == [0, 1]
     assert lines[1]["components"]["system"] == "Watched."
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
@@ -22,7 +22,7 @@ from gepad.client import (
     Unavailable,
 )
 from gepad.v1 import gepad_pb2 as pb
-from tests.conftest import RunningDaemon
+from tests.conftest import DaemonThread, RunningDaemon, make_settings
 
 PROGRAM = "editor.system"
 SEED = "You are a careful editor."
@@ -110,8 +110,18 @@ async def test_async_stream_feedback_is_all_or_nothing(running_daemon: RunningDa
         bad = {**good, "event_id": "s2", "kind": "rating", "score": 7}
         with pytest.raises(InvalidArgument, match="score"):
             await client.stream_feedback([good, bad])
-        result = await client.stream_feedback([good, {**good, "event_id": "s3"}])
-        assert (result.stored, result.duplicates) == (2, 0)  # s1 was not kept from the failure
+        # An event the client cannot even build: ValueError, the call cancelled, nothing stored.
+        typo = {**good, "event_id": "s4", "scor": 1}
+        with pytest.raises(ValueError, match="unknown field"):
+            await client.stream_feedback([good, typo])
+
+        async def generated() -> AsyncIterator[dict[str, object]]:
+            for event_id in ("s1", "s3"):
+                yield {**good, "event_id": event_id}
+
+        result = await client.stream_feedback(generated())
+        # s1 was kept from neither failure.
+        assert (result.stored, result.duplicates) == (2, 0)
 
 
 @pytest.mark.anyio
@@ -190,6 +200,10 @@ async def test_fallback_when_daemon_is_down(daemon_root: Path) -> None:
         assert prompt.components["system"] == "Be helpful." and prompt.candidate_id == ""
         with pytest.raises(Unavailable):
             await client.get_prompt("alice", PROGRAM)
+    # Errors leave the block as themselves, not wrapped in an ExceptionGroup.
+    with pytest.raises(Unavailable):
+        async with AsyncClient(target, timeout=2) as client:
+            await client.list_programs()
     with Client(target, timeout=2) as sync:
         prompt = sync.get_prompt("alice", PROGRAM, fallback={"system": "Be helpful."})
         assert prompt.components["system"] == "Be helpful."
@@ -284,3 +298,24 @@ def test_sync_watch_prompt_yields_current_then_changes(client: Client) -> None:
     assert second.version == 1 and second.components["system"] == "Changed while watched."
     cached = client.cache.get("alice", PROGRAM)
     assert cached is not None and cached.prompt.version == 1
+
+
+def test_sync_watch_reconnects_when_the_daemon_restarts(daemon_root: Path) -> None:
+    settings = make_settings(daemon_root, tcp=False)
+    daemon = DaemonThread(settings)
+    daemon.wait_ready()
+    try:
+        with Client.from_settings(settings) as client:
+            client.upsert_program(program())
+            watch = client.watch_prompt("alice", PROGRAM)
+            assert next(watch).version == 0
+            daemon.stop()
+            daemon = DaemonThread(settings)
+            daemon.wait_ready()
+            edit(client, "after-restart", "Edited while the watch was away.")
+            changed = next(watch)
+            watch.close()
+        assert changed.version == 1
+        assert changed.components["system"] == "Edited while the watch was away."
+    finally:
+        daemon.stop()

@@ -152,6 +152,7 @@ async def _run(inv: Invocation, settings: Settings, once: bool) -> int:
         out.line("")
         out.line(hint)
         if once:
+            out.line("(--once: stopping it now)")
             stop.set()
         else:
             out.line("(Ctrl-C stops it)")
