@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import sys
 import threading
 import time
@@ -62,6 +63,14 @@ class GepadRunner:
         captured = self.capsys.readouterr()
         assert "Traceback" not in captured.err
         return Result(code, captured.out, captured.err)
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    """A short directory of our own (Unix socket paths must stay under ~107 bytes)."""
+    root = short_tempdir()
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 def edit(gepad: GepadRunner, event_id: str, text: str, user: str = "alice") -> None:
@@ -239,8 +248,8 @@ def test_daemon_errors_print_status_and_message(gepad: GepadRunner) -> None:
     assert usage.code == 2 and "needs USER, PROGRAM and --kind" in usage.err
 
 
-def test_unreachable_daemon_says_where_it_looked(gepad: GepadRunner) -> None:
-    root = short_tempdir()
+def test_unreachable_daemon_says_where_it_looked(gepad: GepadRunner, scratch: Path) -> None:
+    root = scratch
     sock = root / "nothing.sock"
     result = gepad("--socket", str(sock), "prompt", "alice", PROGRAM, target=False)
     assert result.code == 3
@@ -268,10 +277,10 @@ def test_tcp_needs_a_token_and_takes_it_from_the_environment(gepad: GepadRunner)
 
 
 @pytest.fixture
-def bare_server() -> Iterator[str]:
+def bare_server(scratch: Path) -> Iterator[str]:
     """A gRPC server with no services: every gepad RPC is UNIMPLEMENTED, as in a daemon build
     without the evolution engine."""
-    root = short_tempdir()
+    root = scratch
     server = grpc.server(futures.ThreadPoolExecutor(2))
     server.add_insecure_port(f"unix:{root}/bare.sock")
     server.start()
@@ -350,8 +359,10 @@ def test_evolve_waits_with_progress_then_runs_frontier_and_lineage_show_it(
 # ---------------------------------------------------------------- demo
 
 
-def test_demo_once_walks_through_and_can_be_repeated(capsys: pytest.CaptureFixture[str]) -> None:
-    root = short_tempdir()
+def test_demo_once_walks_through_and_can_be_repeated(
+    capsys: pytest.CaptureFixture[str], scratch: Path
+) -> None:
+    root = scratch
     env = {"GEPAD_RUNTIME_DIR": str(root / "run"), "GEPAD_STATE_DIR": str(root / "state"),
            "XDG_CONFIG_HOME": str(root / "config")}
     assert main(["demo", "--once"], env=env) == 0
