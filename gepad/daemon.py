@@ -55,7 +55,7 @@ async def run_daemon(
     )
     scheduler = EvolutionScheduler(
         rounds=rounds, programs=programs, store=store, nightly_cron=settings.nightly_cron,
-        debounce_seconds=settings.evolve_debounce_seconds,
+        debounce_seconds=settings.evolve_debounce_seconds, is_pinned=prompts.is_pinned,
     )
     servicer = GepadServicer(
         store=store, programs=programs, prompts=prompts, auth=Authenticator(settings.tokens),

@@ -289,6 +289,16 @@ class RoundManager:
             state = new_round(state, run.run_id, seed=seed)
 
         budgets = self._budgets(program, run, today)
+        # Report the caps in force (program defaults included), not only the request's overrides.
+        round_cap, day_cap = budgets
+        run.budget.CopyFrom(pb.Budget(
+            max_metric_calls_per_round=round_cap.max_metric_calls or 0,
+            max_tokens_per_round=round_cap.max_tokens or 0,
+            max_cost_usd_per_round=round_cap.max_cost_usd or 0.0,
+            max_metric_calls_per_day=day_cap.max_metric_calls or 0,
+            max_tokens_per_day=day_cap.max_tokens or 0,
+            max_cost_usd_per_day=day_cap.max_cost_usd or 0.0,
+        ))
         max_iterations = (overrides.max_iterations or program.evolution.max_iterations_per_round
                           or DEFAULT_MAX_ITERATIONS)
         idle = 0

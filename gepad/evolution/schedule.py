@@ -41,9 +41,11 @@ class EvolutionScheduler:
         store: Store,
         nightly_cron: str,
         debounce_seconds: float,
+        is_pinned: Callable[[str, str], bool] = lambda user, program: False,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._rounds = rounds
+        self._is_pinned = is_pinned
         self._programs = programs
         self._store = store
         self._debounce = debounce_seconds
@@ -98,6 +100,9 @@ class EvolutionScheduler:
     async def _start(self, user_id: str, program: str, trigger: str) -> str | None:
         spec = self._programs.get(program)
         if spec is None or not spec.task_model.model:
+            return None
+        if self._is_pinned(user_id, program):
+            # A pinned prompt cannot be replaced, so an automatic round would only spend budget.
             return None
         try:
             return await self._rounds.evolve(

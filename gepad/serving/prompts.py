@@ -46,6 +46,10 @@ class ServedPrompts:
             components=seed.components, version=0, pinned=False,
         )
 
+    def is_pinned(self, user_id: str, program: str) -> bool:
+        served = self._served.get((user_id, program))
+        return served is not None and served.pinned
+
     def publish(self, state: ServedState) -> None:
         key = (state.user_id, state.program)
         current = self._served.get(key)

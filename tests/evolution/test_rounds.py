@@ -68,7 +68,8 @@ def test_a_round_promotes_a_better_prompt_and_watchers_see_it(
         assert final.status == pb.RUN_STATUS_SUCCEEDED, final.message
         assert final.promoted, final.message
         assert final.accepted >= 1 and final.metric_calls > 0 and final.llm_calls > 0
-        assert final.metric_calls <= 300  # the default per-round cap
+        assert final.budget.max_metric_calls_per_round == 300  # the default per-round cap
+        assert final.metric_calls <= 300
         assert {p.event for p in progress} >= {"started", "promoted"}
 
         served = next(watch)
@@ -120,6 +121,7 @@ def test_budget_cap_is_never_exceeded(running_daemon: RunningDaemon,
         final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
         assert final.status == pb.RUN_STATUS_SUCCEEDED
         assert 0 < final.metric_calls <= 7
+        assert final.budget.max_metric_calls_per_round == 7
     with sqlite3.connect(running_daemon.settings.database_path) as conn:
         (status,) = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     assert status == "succeeded"

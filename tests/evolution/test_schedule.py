@@ -107,5 +107,10 @@ async def test_nightly_starts_rounds_only_for_users_with_new_feedback(tmp_path: 
         evolver.calls.clear()
         assert await scheduler.nightly() == ["run-1"]
         assert evolver.calls == [("ben", "bot", "schedule")]
+
+        pinned = EvolutionScheduler(rounds=evolver, programs=programs, store=store,
+                                    nightly_cron="17 3 * * *", debounce_seconds=1,
+                                    is_pinned=lambda user, program: user == "ben")
+        assert await pinned.nightly() == []  # ben's prompt is pinned: nothing to evolve
         writer.close()
     store.close()
