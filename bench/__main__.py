@@ -15,6 +15,7 @@ BENCHMARKS: dict[str, str] = {
     "serving": "bench.grpc_serving:main",
     "ingest": "bench.ingest:main",
     "memory": "bench.memory:main",
+    "grpc-floor": "bench.grpc_floor:main",
 }
 
 
