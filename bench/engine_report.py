@@ -153,49 +153,36 @@ def _per_iter(t: Trajectory, accepted: bool | None = None) -> float:
 
 
 def report_wall(rows: list[WallSeed], s: Settings, peers: Sequence[str]) -> str:
-    both = len(peers) == 2
     out = [
         f"3. Wall time per iteration: {s.latency_s * 1000:.0f} ms on every LLM call (task, judge, "
         f"reflection), {s.n_train} train / {s.n_val} val, first {s.wall_iterations} iterations "
-        "after the seed's val evaluation"
+        "after the seed's val evaluation; s/iter = mean over iterations, then split by whether "
+        "the iteration's child was accepted (and so scored on val)"
     ]
-    head = ["seed"]
-    for p in peers:
-        head += [f"{p} s/iter", f"{p} accepted", f"{p} rejected", f"{p} n(acc)"]
-    if both:
-        head.append("ratio")
+    head = ["seed", "peer", "s/iter", "accepted", "rejected", "n accepted"]
     body: list[list[object]] = []
-    ratios: list[float] = []
     for r in rows:
-        cells: list[object] = [r.seed]
         for p in peers:
             t = r.trajectories[p]
-            n_acc = sum(t.iteration_accepted)
-            cells += [
-                _per_iter(t),
-                _per_iter(t, True),
-                _per_iter(t, False),
-                f"{n_acc}/{len(t.iteration_accepted)}",
-            ]
-        if both:
-            ratios.append(_per_iter(r.trajectories["gepad"]) / _per_iter(r.trajectories["gepa"]))
-            cells.append(ratios[-1])
-        body.append(cells)
+            n = f"{sum(t.iteration_accepted)}/{len(t.iteration_accepted)}"
+            body.append([r.seed, p, _per_iter(t), _per_iter(t, True), _per_iter(t, False), n])
     out.append(table(head, body, digits=2))
-    if both:
-        acc = [
-            _per_iter(r.trajectories["gepad"], True) / _per_iter(r.trajectories["gepa"], True)
-            for r in rows
-        ]
-        rej = [
-            _per_iter(r.trajectories["gepad"], False) / _per_iter(r.trajectories["gepa"], False)
-            for r in rows
-        ]
-        out.append(
-            f"median ratio gepad/gepa {median(ratios):.2f} (goal <= 0.25); accepted iterations "
-            f"{fmt(median([x for x in acc if x == x]), 2)}, rejected "
-            f"{fmt(median([x for x in rej if x == x]), 2)}"
-        )
+    if "gepad" in peers:
+        for base in (p for p in peers if p != "gepad"):
+
+            def ratios(accepted: bool | None, base: str = base) -> str:
+                xs = [
+                    _per_iter(r.trajectories["gepad"], accepted)
+                    / _per_iter(r.trajectories[base], accepted)
+                    for r in rows
+                ]
+                return fmt(median([x for x in xs if x == x]), 2)
+
+            goal = " (goal <= 0.25)" if base == "gepa" else ""
+            out.append(
+                f"median ratio gepad / {base}: {ratios(None)}{goal}; accepted iterations "
+                f"{ratios(True)}, rejected {ratios(False)}"
+            )
     return "\n".join(out)
 
 

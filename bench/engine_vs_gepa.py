@@ -24,6 +24,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 
 import anyio
 
@@ -105,7 +106,14 @@ def run_gepad(
     return run.traj
 
 
-RUNNERS: dict[str, Callable[..., Trajectory]] = {"gepa": run_gepa, "gepad": run_gepad}
+GEPA_THREADS = 8  # as many rollouts in flight as gepad's default max_concurrency
+RUNNERS: dict[str, Callable[..., Trajectory]] = {
+    "gepa": run_gepa,
+    # Wall time only: gepa with an adapter that runs each batch on a thread pool, the
+    # parallelism a gepa user can add without touching gepa.
+    f"gepa+{GEPA_THREADS}threads": partial(run_gepa, threads=GEPA_THREADS),
+    "gepad": run_gepad,
+}
 
 
 # ---------------------------------------------------------------------------- 1. calls
@@ -183,8 +191,13 @@ class WallSeed:
     trajectories: dict[str, Trajectory] = field(default_factory=dict)
 
 
+def wall_peers(peers: Sequence[str]) -> list[str]:
+    return [x for p in peers for x in ((p, f"gepa+{GEPA_THREADS}threads") if p == "gepa" else (p,))]
+
+
 def wall_scenario(s: Settings, peers: Sequence[str] = PEERS) -> list[WallSeed]:
     out = []
+    peers = wall_peers(peers)
     for seed in s.seeds[: s.wall_seeds]:
         user = make_user(seed)
         splits = make_splits(seed, s.n_train, s.n_val, 0)
@@ -219,7 +232,7 @@ def run(s: Settings, peers: Sequence[str], only: set[str]) -> tuple[list[str], d
         emit("incremental", report_incremental(inc, s, peers), [asdict(r) for r in inc])
     if "wall" in only:
         wall = wall_scenario(s, peers)
-        emit("wall", report_wall(wall, s, peers), [asdict(r) for r in wall])
+        emit("wall", report_wall(wall, s, wall_peers(peers)), [asdict(r) for r in wall])
     if "cpu" in only and "gepad" in peers:
         cpu: CpuResult = run_cpu(s.cpu_candidates, s.cpu_val, s.cpu_steps, seed=s.seeds[0])
         emit("cpu", report_cpu(cpu), asdict(cpu))
@@ -240,11 +253,16 @@ def main(argv: Sequence[str] = ()) -> int:
         help="comma-separated subset of calls,incremental,wall,cpu",
     )
     parser.add_argument("--peers", default="gepa,gepad", help="gepa,gepad or just one of them")
+    parser.add_argument(
+        "--gepad-day-budget", type=int, help="gepad's calls per day in the incremental scenario"
+    )
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args(list(argv))
     s = QUICK if args.quick else Settings()
     if args.seeds:
         s = replace(s, seeds=tuple(int(x) for x in args.seeds.split(",")))
+    if args.gepad_day_budget:
+        s = replace(s, gepad_day_budget=args.gepad_day_budget)
     peers = tuple(p for p in args.peers.split(",") if p)
     unknown = set(peers) - set(PEERS)
     if unknown:

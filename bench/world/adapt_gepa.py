@@ -9,9 +9,11 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from bench.world.dataset import WorldExample
+from bench.world.judge import Judgement
 from bench.world.progress import Trajectory
 from bench.world.world import COMPONENT, SEED_PROMPT, World
 
@@ -24,12 +26,22 @@ def _import_gepa() -> Any:
 
 
 class WorldGepaAdapter:
-    """``GEPAAdapter[WorldExample, dict, str]``: evaluates sequentially, as gepa's loop expects."""
+    """``GEPAAdapter[WorldExample, dict, str]``.
+
+    gepa's loop is synchronous and calls ``evaluate`` once per batch; by default the batch is run
+    sequentially, as gepa's own adapters do. With ``threads > 1`` the adapter fans a batch out
+    over a thread pool, the parallelism a gepa user can add without changing gepa.
+    """
 
     propose_new_texts = None
 
-    def __init__(self, world: World) -> None:
+    def __init__(self, world: World, pool: ThreadPoolExecutor | None = None) -> None:
         self.world = world
+        self.pool = pool
+
+    def _rollout(self, prompt: str, ex: WorldExample) -> tuple[str, Judgement]:
+        reply = self.world.run_task(prompt, ex)
+        return reply.text, self.world.judge(ex, reply.text)
 
     def evaluate(
         self, batch: list[WorldExample], candidate: dict[str, str], capture_traces: bool = False
@@ -41,15 +53,15 @@ class WorldGepaAdapter:
         scores: list[float] = []
         objectives: list[dict[str, float]] = []
         traces: list[dict[str, Any]] = []
-        for ex in batch:
-            reply = self.world.run_task(prompt, ex)
-            verdict = self.world.judge(ex, reply.text)
-            outputs.append(reply.text)
+        if self.pool is not None:
+            done = list(self.pool.map(lambda ex: self._rollout(prompt, ex), batch))
+        else:
+            done = [self._rollout(prompt, ex) for ex in batch]
+        for ex, (text, verdict) in zip(batch, done, strict=True):
+            outputs.append(text)
             scores.append(verdict.aggregate)
             objectives.append(dict(verdict.scores))
-            traces.append(
-                {"request": ex.request, "output": reply.text, "feedback": verdict.feedback}
-            )
+            traces.append({"request": ex.request, "output": text, "feedback": verdict.feedback})
         return EvaluationBatch(
             outputs=outputs,
             scores=scores,
@@ -113,6 +125,7 @@ def run_gepa(
     max_iterations: int | None = None,
     minibatch_size: int = 3,
     seed_prompt: str = SEED_PROMPT,
+    threads: int = 1,
 ) -> Trajectory:
     """Run ``gepa.optimize`` on the world with its default strategy (Pareto selection, no merge,
     no evaluation cache: its cache keys val and train rows by position, so they would collide)."""
@@ -123,21 +136,26 @@ def run_gepa(
         # gepa's state.i is the index of the iteration about to run, starting from 0.
         stoppers.append(lambda state: state.i + 1 >= max_iterations)
     start = world.counters.metric_calls
-    gepa.optimize(
-        seed_candidate={COMPONENT: seed_prompt},
-        trainset=list(train),
-        valset=list(val),
-        adapter=WorldGepaAdapter(world),
-        reflection_lm=lambda prompt: world.reflect(str(prompt)).text,
-        reflection_minibatch_size=minibatch_size,
-        max_metric_calls=max_metric_calls,
-        stop_callbacks=stoppers or None,
-        logger=_Quiet(),
-        callbacks=[_Recorder(world, test, traj)],
-        seed=seed,
-        display_progress_bar=False,
-        track_best_outputs=False,
-    )
+    pool = ThreadPoolExecutor(threads) if threads > 1 else None
+    try:
+        gepa.optimize(
+            seed_candidate={COMPONENT: seed_prompt},
+            trainset=list(train),
+            valset=list(val),
+            adapter=WorldGepaAdapter(world, pool),
+            reflection_lm=lambda prompt: world.reflect(str(prompt)).text,
+            reflection_minibatch_size=minibatch_size,
+            max_metric_calls=max_metric_calls,
+            stop_callbacks=stoppers or None,
+            logger=_Quiet(),
+            callbacks=[_Recorder(world, test, traj)],
+            seed=seed,
+            display_progress_bar=False,
+            track_best_outputs=False,
+        )
+    finally:
+        if pool is not None:
+            pool.shutdown()
     traj.total_calls = world.counters.metric_calls - start
     # Calls in the trajectory are relative to this run (the world's counter may be shared).
     traj.points = [(c - start, s) for c, s in traj.points]

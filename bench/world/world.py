@@ -4,6 +4,7 @@ their metric calls are counted by the same code."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,22 +40,27 @@ class World:
     follow_p: float = 0.9
     noise: ReflectionNoise = field(default_factory=ReflectionNoise)
     counters: Counters = field(default_factory=Counters)
+    # gepa's adapter may call from a thread pool; counting must not lose increments.
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     # -- synchronous calls (for gepa) -------------------------------------------------------
     def run_task(self, prompt: str, example: WorldExample) -> TaskReply:
-        self.counters.task_calls += 1
+        with self._lock:
+            self.counters.task_calls += 1
         if self.latency_s:
             time.sleep(self.latency_s)
         return respond(prompt, example, self.seed, self.follow_p)
 
     def judge(self, example: WorldExample, text: str) -> Judgement:
-        self.counters.judge_calls += 1
+        with self._lock:
+            self.counters.judge_calls += 1
         if self.latency_s:
             time.sleep(self.latency_s)
         return judge(self.user, example, text)
 
     def reflect(self, prompt: str) -> ReflectionReply:
-        self.counters.reflection_calls += 1
+        with self._lock:
+            self.counters.reflection_calls += 1
         if self.latency_s:
             time.sleep(self.latency_s)
         return reflect(prompt, self.seed, self.noise)
