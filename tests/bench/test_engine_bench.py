@@ -3,8 +3,6 @@ its latency-bound runs take longer than a unit test should)."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from bench.__main__ import main as bench_main
@@ -18,7 +16,6 @@ from bench.engine_vs_gepa import (
 
 
 def test_quick_gepad_scenarios_run_and_keep_their_budgets() -> None:
-    started = time.perf_counter()
     (calls,) = calls_scenario(QUICK, ("gepad",))
     traj = calls.trajectories["gepad"]
     assert traj.total_calls <= QUICK.budget  # a hard cap, unlike gepa's
@@ -31,9 +28,9 @@ def test_quick_gepad_scenarios_run_and_keep_their_budgets() -> None:
     (wall,) = wall_scenario(QUICK, ("gepad",))
     walls = wall.trajectories["gepad"].iteration_wall_s
     assert len(walls) == QUICK.wall_iterations
-    # Rollouts run in parallel: an iteration costs a few latencies, not one per LLM call.
+    # Rollouts run in parallel: an iteration costs a few latencies, not one per LLM call (run
+    # one after another, even a rejected iteration's 13 calls would take 1.3 s).
     assert max(walls) < 12 * QUICK.latency_s
-    assert time.perf_counter() - started < 20
 
 
 def test_quick_report_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
