@@ -3,6 +3,7 @@ order. No part reaches for another's globals; everything a part needs is handed 
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -49,6 +50,10 @@ async def run_daemon(
                                for row in store.load_programs())
     prompts = ServedPrompts(programs.seed)
     prompts.load(store.load_served())
+    # Everything loaded so far lives as long as the daemon: move it out of the collector's reach,
+    # so a later full collection does not walk 100k served prompts while answering calls.
+    gc.collect()
+    gc.freeze()
     rounds = RoundManager(
         store=store, programs=programs, prompts=prompts, seams=LiteLLMSeams(),
         max_concurrent_rounds=settings.max_concurrent_rounds,
