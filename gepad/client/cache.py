@@ -147,6 +147,22 @@ class PromptCache:
         entry = self.get(*key)
         return entry, (self.freshness(entry) if entry is not None else None)
 
+    def _answer_from_cache(
+        self, key: _Key, start_refresh: Callable[[], object]
+    ) -> tuple[CachedPrompt | None, pb.Prompt | None]:
+        """The cached entry, and the prompt to answer with now if the cache can answer: fresh as
+        is, stale as is while ``start_refresh`` fetches a newer one (once per key at a time)."""
+        entry, freshness = self._usable(key)
+        if entry is None or freshness not in (Freshness.FRESH, Freshness.STALE):
+            return entry, None
+        if freshness is Freshness.STALE and self._claim_refresh(key):
+            try:
+                start_refresh()
+            except Exception:
+                self._release_refresh(key)
+                raise
+        return entry, entry.prompt
+
     def _when_unreachable(
         self, key: _Key, entry: CachedPrompt | None, fallback: Fallback | None, exc: Unreachable
     ) -> pb.Prompt:
@@ -168,17 +184,11 @@ class PromptCache:
         fallback: Fallback | None = None,
     ) -> pb.Prompt:
         key = (user_id, program)
-        entry, freshness = self._usable(key)
-        if entry is not None and freshness is Freshness.FRESH:
-            return entry.prompt
-        if entry is not None and freshness is Freshness.STALE:
-            if self._claim_refresh(key):
-                try:
-                    spawn(lambda: self._arefresh(key, fetch))
-                except Exception:
-                    self._release_refresh(key)
-                    raise
-            return entry.prompt
+        entry, answer = self._answer_from_cache(
+            key, lambda: spawn(lambda: self._arefresh(key, fetch))
+        )
+        if answer is not None:
+            return answer
         started = self.clock()
         try:
             prompt = await fetch()
@@ -209,17 +219,11 @@ class PromptCache:
     ) -> pb.Prompt:
         """The blocking twin of ``aget``."""
         key = (user_id, program)
-        entry, freshness = self._usable(key)
-        if entry is not None and freshness is Freshness.FRESH:
-            return entry.prompt
-        if entry is not None and freshness is Freshness.STALE:
-            if self._claim_refresh(key):
-                try:
-                    spawn(lambda: self._refresh(key, fetch))
-                except Exception:
-                    self._release_refresh(key)
-                    raise
-            return entry.prompt
+        entry, answer = self._answer_from_cache(
+            key, lambda: spawn(lambda: self._refresh(key, fetch))
+        )
+        if answer is not None:
+            return answer
         started = self.clock()
         try:
             prompt = fetch()
