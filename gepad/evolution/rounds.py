@@ -32,6 +32,7 @@ from gepad.engine import (
     Seams,
     add_candidates,
     choose_promotion,
+    frontier_of,
     frontier_report,
     new_round,
     step,
@@ -403,8 +404,7 @@ class RoundManager:
 
     @staticmethod
     def _frontier_stats(run: pb.Run, state: EngineState) -> None:
-        entries = [e for e in frontier_report(state) if e.on_frontier]
-        run.frontier_size = len(entries)
+        run.frontier_size = len(frontier_of(state.scores).members)
         best = best_by_val(state)
         if best is not None:
             agg = state.scores.aggregate[state.index(best.id)]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import signal
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,10 +19,8 @@ from tests.test_daemon import DaemonProcess
 
 
 @pytest.fixture
-def double(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIDouble]:
-    monkeypatch.setenv("GEPAD_TEST_KEY", "not-a-real-key")
-    with OpenAIDouble(delay=0.01) as server:
-        yield server
+def double_delay() -> float:
+    return 0.01  # slow enough that a kill lands inside the round
 
 
 def _prepare(daemon: DaemonProcess, api_base: str) -> pbg.GepadStub:

@@ -4,7 +4,6 @@ prompt promoted, served and pushed to a watcher."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 
 import grpc
 import pytest
@@ -15,13 +14,6 @@ from tests.conftest import RunningDaemon
 from tests.doubles.openai_server import OpenAIDouble
 
 SEED = "You are a careful editor."
-
-
-@pytest.fixture
-def double(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIDouble]:
-    monkeypatch.setenv("GEPAD_TEST_KEY", "not-a-real-key")
-    with OpenAIDouble() as server:
-        yield server
 
 
 def register(stub: pbg.GepadStub, api_base: str, **evolution: object) -> None:

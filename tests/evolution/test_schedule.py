@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
@@ -20,13 +19,6 @@ from gepad.v1 import gepad_pb2_grpc as pbg
 from tests.conftest import DaemonThread, make_settings
 from tests.doubles.openai_server import OpenAIDouble
 from tests.evolution.test_rounds import feed, register
-
-
-@pytest.fixture
-def double(monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIDouble]:
-    monkeypatch.setenv("GEPAD_TEST_KEY", "not-a-real-key")
-    with OpenAIDouble() as server:
-        yield server
 
 
 def test_a_burst_of_feedback_starts_one_round(daemon_root: Path, double: OpenAIDouble) -> None:
