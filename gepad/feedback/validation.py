@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 MAX_ID_CHARS = 128
+MAX_NAME_CHARS = 128
 MAX_TEXT_CHARS = 65_536
 MAX_COMMENT_CHARS = 8_192
 MAX_MESSAGES = 100
@@ -38,8 +39,8 @@ MAX_METADATA_VALUE_CHARS = 1_024
 MAX_COMPONENTS = 16
 MAX_FUTURE_SECONDS = 24 * 3600
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-_ID = re.compile(r"[^\s\x00-\x1f\x7f]{1,128}")
+_NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME_CHARS - 1}}}")
+_ID = re.compile(rf"[^\s\x00-\x1f\x7f]{{1,{MAX_ID_CHARS}}}")
 _ROLES = frozenset({"system", "user", "assistant", "tool"})
 _KIND_NAMES = {
     pb.FEEDBACK_KIND_ACCEPTANCE: "acceptance",
@@ -92,8 +93,8 @@ def check_program_name(field: str, value: str) -> str:
         raise InvalidArgument(field, "is required")
     if not _NAME.fullmatch(value):
         raise InvalidArgument(
-            field, "must be 1..128 characters of letters, digits, '.', '_' or '-', starting with "
-            "a letter or digit"
+            field, f"must be 1..{MAX_NAME_CHARS} characters of letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit"
         )
     return value
 

@@ -1,0 +1,192 @@
+"""Every request limit README.md documents, at the limit (accepted) and one past it (refused,
+naming the field, nothing stored), through the real daemon over its Unix socket.
+
+The numbers are read from README.md's "Request limits" paragraph, so the documented limit is the
+one tested: raising a limit in the code, or in the README alone, fails here.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+
+from gepad.v1 import gepad_pb2 as pb
+from gepad.v1 import gepad_pb2_grpc as pbg
+from tests.conftest import RunningDaemon
+
+README = (Path(__file__).parents[2] / "README.md").read_text()
+LIMITS_TEXT = " ".join(README.split("Request limits", 1)[1].split("\n\n", 1)[0].split())
+PROGRAM = "bot"
+
+
+def documented(pattern: str) -> int:
+    """The number README.md's request-limits paragraph gives for ``pattern``'s group."""
+    match = re.search(pattern, LIMITS_TEXT)
+    assert match is not None, f"README.md's request limits no longer say {pattern!r}"
+    return int(match.group(1).replace(",", ""))
+
+
+def event(**fields: object) -> pb.FeedbackEvent:
+    base: dict[str, object] = dict(
+        event_id="e1", user_id="alice", program=PROGRAM, kind=pb.FEEDBACK_KIND_CORRECTION,
+        input=[pb.ChatMessage(role="user", content="Fix: teh cat")], output="teh cat",
+        correction="the cat", comment="typo",
+    )
+    base.update(fields)
+    return pb.FeedbackEvent(**base)  # type: ignore[arg-type]
+
+
+def messages(total: int, count: int | None = None) -> list[pb.ChatMessage]:
+    """Input messages of ``total`` characters, in as few messages as the per-message limit allows
+    (or exactly ``count`` of them)."""
+    if count is not None:
+        return [pb.ChatMessage(role="user", content=f"m{i}") for i in range(count)]
+    per = documented(r"each message and each component ≤ ([\d,]+) characters")
+    sizes = [per] * (total // per) + ([total % per] if total % per else [])
+    return [pb.ChatMessage(role="user", content="x" * n) for n in sizes]
+
+
+def edit(components: dict[str, str]) -> pb.FeedbackEvent:
+    return pb.FeedbackEvent(event_id="e1", user_id="alice", program=PROGRAM,
+                            kind=pb.FEEDBACK_KIND_PROMPT_EDIT, edited_components=components)
+
+
+@dataclass(frozen=True)
+class Limit:
+    readme: str  # a regex over README's limits paragraph; group 1 is the number
+    field: str  # the field the refusal must name
+    build: Callable[[int], pb.FeedbackEvent]  # an event at size n
+
+
+TEXT = r"each message and each component ≤ ([\d,]+) characters"
+IDS = r"ids 1–([\d,]+) characters"
+LIMITS = {
+    "event_id": Limit(IDS, "event.event_id", lambda n: event(event_id="e" * n)),
+    "user_id": Limit(IDS, "event.user_id", lambda n: event(user_id="u" * n)),
+    "candidate_id": Limit(IDS, "event.candidate_id", lambda n: event(candidate_id="c" * n)),
+    "source_id": Limit(IDS, "event.source_id", lambda n: event(source_id="s" * n)),
+    "output": Limit(TEXT, "event.output", lambda n: event(output="o" * n)),
+    "correction": Limit(TEXT, "event.correction", lambda n: event(correction="c" * n)),
+    "message": Limit(TEXT, "event.input[0].content",
+                     lambda n: event(input=[pb.ChatMessage(role="user", content="m" * n)])),
+    "component": Limit(TEXT, "event.edited_components", lambda n: edit({"system": "s" * n})),
+    "component_name": Limit(r"component names 1–([\d,]+)", "event.edited_components",
+                            lambda n: edit({"c" * n: "text"})),
+    "comment": Limit(r"`comment` ≤ ([\d,]+)", "event.comment", lambda n: event(comment="c" * n)),
+    "message_count": Limit(r"≤ ([\d,]+) input messages", "event.input",
+                           lambda n: event(input=messages(0, count=n))),
+    "input_total": Limit(r"totalling ≤ ([\d,]+) characters", "event.input",
+                         lambda n: event(input=messages(n))),
+    "metadata_entries": Limit(r"≤ ([\d,]+) metadata entries", "event.metadata",
+                              lambda n: event(metadata={f"k{i}": "v" for i in range(n)})),
+    "metadata_key": Limit(r"keys ≤ ([\d,]+)", "event.metadata",
+                          lambda n: event(metadata={"k" * n: "v"})),
+    "metadata_value": Limit(r"values ≤ ([\d,]+)", "event.metadata",
+                            lambda n: event(metadata={"k": "v" * n})),
+    "components": Limit(r"≤ ([\d,]+) components", "event.edited_components",
+                        lambda n: edit({f"c{i}": "text" for i in range(n)})),
+}
+
+
+@pytest.fixture
+def stub(running_daemon: RunningDaemon) -> Iterator[pbg.GepadStub]:
+    with grpc.insecure_channel(running_daemon.target) as channel:
+        stub = pbg.GepadStub(channel)
+        stub.UpsertProgram(pb.UpsertProgramRequest(program=pb.Program(
+            name=PROGRAM, seed_components={"system": "Be kind."})))
+        yield stub
+
+
+def stored(daemon: RunningDaemon) -> int:
+    with sqlite3.connect(daemon.settings.database_path) as conn:
+        (n,) = conn.execute("SELECT count(*) FROM feedback_events").fetchone()
+    return int(n)
+
+
+def refused(call: Callable[[], object]) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as info:
+        call()
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT, info.value.details()
+    return info.value
+
+
+@pytest.mark.parametrize("name", sorted(LIMITS))
+def test_each_documented_limit_holds_at_the_limit_and_not_past_it(
+    running_daemon: RunningDaemon, stub: pbg.GepadStub, name: str
+) -> None:
+    limit = LIMITS[name]
+    n = documented(limit.readme)
+    at = stub.RecordFeedback(pb.RecordFeedbackRequest(event=limit.build(n)))
+    assert not at.duplicate and stored(running_daemon) == 1
+
+    # Same event id: a limit that let this through would answer "duplicate", not refuse it.
+    past = limit.build(n + 1)
+    error = refused(lambda: stub.RecordFeedback(pb.RecordFeedbackRequest(event=past)))
+    assert limit.field in (error.details() or "")
+    assert stored(running_daemon) == 1
+
+
+@pytest.mark.parametrize(("score", "ok"), [
+    (0.0, True), (1.0, True), (-1e-9, False), (-0.5, False), (1.000001, False),
+    (float("inf"), False), (float("-inf"), False), (float("nan"), False),
+])
+def test_scores_are_within_zero_and_one(running_daemon: RunningDaemon, stub: pbg.GepadStub,
+                                        score: float, ok: bool) -> None:
+    assert "scores within 0..1" in LIMITS_TEXT
+    rating = event(kind=pb.FEEDBACK_KIND_RATING, score=score, correction="")
+    request = pb.RecordFeedbackRequest(event=rating)
+    if ok:
+        assert not stub.RecordFeedback(request).duplicate
+    else:
+        error = refused(lambda: stub.RecordFeedback(request))
+        assert "event.score" in (error.details() or "")
+    assert stored(running_daemon) == int(ok)
+
+
+def test_program_names_hold_at_the_limit_and_not_past_it(stub: pbg.GepadStub) -> None:
+    n = documented(r"program and component names 1–([\d,]+)")
+
+    def upsert(name: str) -> pb.UpsertProgramResponse:
+        return stub.UpsertProgram(pb.UpsertProgramRequest(program=pb.Program(
+            name=name, seed_components={"system": "s"})))
+
+    assert upsert("p" * n).created
+    error = refused(lambda: upsert("q" * (n + 1)))
+    assert "program.name" in (error.details() or "")
+    names = {p.name for p in stub.ListPrograms(pb.ListProgramsRequest()).programs}
+    assert names == {PROGRAM, "p" * n}
+
+
+def test_a_program_holds_at_most_the_documented_components(stub: pbg.GepadStub) -> None:
+    n = documented(r"≤ ([\d,]+) components")
+
+    def upsert(count: int) -> pb.UpsertProgramResponse:
+        return stub.UpsertProgram(pb.UpsertProgramRequest(program=pb.Program(
+            name="multi", seed_components={f"c{i}": "text" for i in range(count)})))
+
+    assert upsert(n).created
+    error = refused(lambda: upsert(n + 1))
+    assert "program.seed_components" in (error.details() or "")
+    got = stub.GetProgram(pb.GetProgramRequest(name="multi"))
+    assert len(got.seed_components) == n
+
+
+def test_a_stream_holds_at_most_the_documented_events(running_daemon: RunningDaemon,
+                                                      stub: pbg.GepadStub) -> None:
+    n = documented(r"≤ ([\d,]+) events per stream")
+    template = event(kind=pb.FEEDBACK_KIND_ACCEPTANCE, correction="", comment="")
+
+    def events(count: int) -> Iterator[pb.FeedbackEvent]:
+        for i in range(count):
+            template.event_id = f"s{i}"
+            yield template
+
+    error = refused(lambda: stub.StreamFeedback(events(n + 1), timeout=120))
+    assert f"at most {n:,}".replace(",", "") in (error.details() or "").replace(",", "")
+    assert stored(running_daemon) == 0
