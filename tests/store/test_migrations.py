@@ -37,3 +37,39 @@ def test_a_failed_migration_leaves_nothing_behind(tmp_path: Path,
         migrate(conn)
     assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
     assert conn.execute("PRAGMA user_version").fetchone() == (0,)
+
+
+class _CrashAt:
+    """A connection that dies at its ``n``-th statement, as a process killed mid-migration."""
+
+    def __init__(self, conn: sqlite3.Connection, n: int) -> None:
+        self._conn, self._left = conn, n
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        if self._left == 0:
+            raise KeyboardInterrupt(f"killed before {sql.strip()[:40]!r}")
+        self._left -= 1
+        return self._conn.execute(sql, *args)
+
+
+def _statements(conn: sqlite3.Connection) -> int:
+    counting = _CrashAt(conn, 10**9)
+    migrate(counting)  # type: ignore[arg-type]
+    return 10**9 - counting._left
+
+
+def test_a_migration_killed_at_any_statement_is_all_or_nothing(tmp_path: Path) -> None:
+    total = _statements(sqlite3.connect(tmp_path / "count.sqlite3", isolation_level=None))
+    for n in range(1, total):
+        path = tmp_path / f"db{n}.sqlite3"
+        conn = sqlite3.connect(path, isolation_level=None)
+        with pytest.raises(KeyboardInterrupt):
+            migrate(_CrashAt(conn, n))  # type: ignore[arg-type]
+        conn.close()
+        # What the next start finds: the schema version says exactly which migrations are in.
+        again = sqlite3.connect(path, isolation_level=None)
+        (version,) = again.execute("PRAGMA user_version").fetchone()
+        objects = again.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+        assert (version, objects > 0) in {(0, False), (len(MIGRATIONS), True)}, n
+        assert migrate(again) == len(MIGRATIONS)
+        again.close()
