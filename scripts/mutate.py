@@ -1,0 +1,193 @@
+"""`./dev mutate`: run mutmut over the modules that carry gepad's promises, one group at a time.
+
+    ./dev mutate [GROUP...]                  run the groups (default: all), then print the report
+    ./dev mutate engine --only 'gepad.engine.pareto.*'
+                                             (re)run only the mutants whose names match
+    ./dev mutate --report [GROUP...]         print the report from the cached verdicts
+    ./dev mutate --list-survivors [GROUP...] surviving mutant names, one a line
+    ./dev mutate --show MUTANT               the diff of one mutant (`mutmut show`)
+    ./dev mutate --fresh GROUP               forget a group's cache first
+
+Groups are the tables [tool.gepad.mutate.<group>] in pyproject.toml (modules, tests). Each group
+runs in mutants/<group>/: a pyproject.toml holding [tool.mutmut] from the root pyproject.toml with
+only_mutate and the test selection of that group, a link to gepad/, and mutmut's own mutants/
+(mutated copies, verdicts, which test reached which function). mutmut keeps the verdicts: a
+re-run tests only the mutants of functions whose source changed and collects stats for new tests.
+When the tests changed since a group's last run, its surviving, timed-out and untested mutants
+are tested again (mutmut itself never re-tests a mutant that has a verdict).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import mutation_report as report
+
+ROOT = report.ROOT
+MUTMUT = Path(sys.executable).parent / "mutmut"
+RETEST = ("survived", "no tests", "timeout", "suspicious", "segfault")
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {value!r} as TOML")
+
+
+def group_pyproject(group: str, pyproject: dict[str, Any]) -> str:
+    """The pyproject.toml of mutants/<group>/: the root's [tool.mutmut] narrowed to the group, and
+    [tool.pytest.ini_options], which mutmut's pytest runs read from the copy of this file."""
+    tool = pyproject["tool"]
+    spec = tool["gepad"]["mutate"][group]
+    mutmut = dict(tool["mutmut"])
+    mutmut["only_mutate"] = list(spec["modules"])
+    mutmut["pytest_add_cli_args_test_selection"] = list(spec["tests"])
+    lines = [f"# Written by scripts/mutate.py for group {group!r}; edit the root pyproject.toml."]
+    for name, table in (
+        ("tool.mutmut", mutmut),
+        ("tool.pytest.ini_options", tool["pytest"]["ini_options"]),
+    ):
+        lines.append(f"\n[{name}]")
+        lines += [f"{key} = {_toml_value(value)}" for key, value in table.items()]
+    return "\n".join(lines) + "\n"
+
+
+def tests_digest() -> str:
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        h.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+def prepare(group: str, pyproject: dict[str, Any]) -> Path:
+    workdir = report.MUTANTS / group
+    workdir.mkdir(parents=True, exist_ok=True)
+    # mutmut reads the sources from gepad/ and copies tests/ from the directory it runs in.
+    for name in ("gepad", "tests"):
+        link = workdir / name
+        if not link.is_symlink():
+            link.symlink_to(Path("..", "..", name))
+    config = workdir / "pyproject.toml"
+    text = group_pyproject(group, pyproject)
+    if not config.exists() or config.read_text(encoding="utf-8") != text:
+        config.write_text(text, encoding="utf-8")
+    # mutmut copies tests/ over its old copy; start from a clean copy so deleted tests go away.
+    shutil.rmtree(workdir / "mutants" / "tests", ignore_errors=True)
+    return workdir
+
+
+def mutmut(workdir: Path, *args: str) -> int:
+    return subprocess.run([str(MUTMUT), *args], cwd=workdir, check=False).returncode
+
+
+def run_group(group: str, pyproject: dict[str, Any], only: Sequence[str], children: int) -> bool:
+    workdir = prepare(group, pyproject)
+    stamp = workdir / ".tests-sha256"
+    digest = tests_digest()
+    started = time.monotonic()
+    print(
+        f"== mutate {group}: {', '.join(pyproject['tool']['gepad']['mutate'][group]['modules'])}",
+        flush=True,
+    )
+    rc = mutmut(workdir, "run", "--max-children", str(children), *only)
+    if rc == 0 and not only and stamp.exists() and stamp.read_text() != digest:
+        again = [
+            name
+            for _g, result, _m in report.results([group])
+            if result is not None
+            for status in RETEST
+            for name in result.names(status)
+        ]
+        if again:
+            print(
+                f"== mutate {group}: tests changed, testing {len(again)} undecided mutants again",
+                flush=True,
+            )
+            rc = mutmut(workdir, "run", "--max-children", str(children), *again)
+    if rc == 0:
+        stamp.write_text(digest)
+    print(
+        f"== mutate {group}: mutmut exited {rc} after {time.monotonic() - started:.0f}s", flush=True
+    )
+    return rc == 0
+
+
+def group_of(mutant: str) -> str:
+    for group, modules in report.groups().items():
+        for module in modules:
+            if mutant.startswith(module.removesuffix(".py").replace("/", ".") + "."):
+                return group
+    raise SystemExit(f"{mutant}: not a mutant of any group's modules")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="./dev mutate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("groups", nargs="*", help="groups to run (default: all)")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="run only the mutants whose names match (always re-runs them)",
+    )
+    parser.add_argument("--max-children", type=int, default=2, help="parallel workers (default 2)")
+    parser.add_argument("--fresh", action="store_true", help="delete the groups' caches first")
+    parser.add_argument("--report", action="store_true", help="only print the report")
+    parser.add_argument("--list-survivors", action="store_true", help="only list surviving mutants")
+    parser.add_argument("--show", metavar="MUTANT", help="print one mutant's diff")
+    args = parser.parse_args(argv)
+
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        pyproject = tomllib.load(f)
+    known = list(pyproject["tool"]["gepad"]["mutate"])
+    selected: list[str] = args.groups or known
+    unknown = [g for g in selected if g not in known]
+    if unknown:
+        parser.error(f"unknown group(s) {', '.join(unknown)}; groups: {', '.join(known)}")
+
+    if args.show:
+        workdir = report.MUTANTS / group_of(args.show)
+        return mutmut(workdir, "show", args.show)
+    if args.list_survivors:
+        return report.main(["--survivors", *selected])
+    if not args.report:
+        os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+        failed = []
+        for group in selected:
+            if args.fresh:
+                shutil.rmtree(report.MUTANTS / group, ignore_errors=True)
+            if not run_group(group, pyproject, args.only, args.max_children):
+                failed.append(group)
+        if failed:
+            print(f"mutmut failed for: {', '.join(failed)}", file=sys.stderr)
+        print()
+        report.main(selected)
+        return 1 if failed else 0
+    return report.main(selected)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
