@@ -382,3 +382,21 @@ def test_watch_prompt_sees_a_new_seed(stub: Stub) -> None:
         name="editor.system", seed_components={"system": "A new seed."})))
     assert next(stream).components["system"] == "A new seed."
     stream.cancel()
+
+
+def test_watchers_see_rollback_and_unpin(stub: Stub) -> None:
+    request = pb.WatchPromptRequest(user_id="alice", program="editor.system")
+    stream = stub.WatchPrompt(request, timeout=10)
+    seed = next(stream)
+    edit(stub, "w1", "edited")
+    assert next(stream).version == 1
+    stub.Rollback(pb.RollbackRequest(user_id="alice", program="editor.system",
+                                     candidate_id=seed.candidate_id))
+    rolled = next(stream)
+    assert (rolled.version, rolled.candidate_id, rolled.pinned) == (2, seed.candidate_id, True)
+    stub.Unpin(pb.UnpinRequest(user_id="alice", program="editor.system"))
+    # Same candidate, new version: the pin flag alone changed, and watchers hear of it.
+    unpinned = next(stream)
+    assert (unpinned.version, unpinned.candidate_id, unpinned.pinned) == (
+        3, seed.candidate_id, False)
+    stream.cancel()
