@@ -4,10 +4,13 @@ prompt promoted, served and pushed to a watcher."""
 from __future__ import annotations
 
 import sqlite3
+from typing import Any
 
+import anyio
 import grpc
 import pytest
 
+import gepad.evolution.rounds as rounds_module
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
 from tests.conftest import RunningDaemon
@@ -16,7 +19,8 @@ from tests.doubles.openai_server import OpenAIDouble
 SEED = "You are a careful editor."
 
 
-def register(stub: pbg.GepadStub, api_base: str, **evolution: object) -> None:
+def register(stub: pbg.GepadStub, api_base: str, budget: pb.Budget | None = None,
+             **evolution: object) -> None:
     def model(name: str) -> pb.ModelSettings:
         return pb.ModelSettings(model=f"openai/{name}", api_base=api_base,
                                 api_key_env="GEPAD_TEST_KEY")
@@ -26,6 +30,7 @@ def register(stub: pbg.GepadStub, api_base: str, **evolution: object) -> None:
         task_model=model("task-double"), judge_model=model("judge-double"),
         reflection_model=model("reflect-double"),
         evolution=pb.EvolutionSettings(**evolution),  # type: ignore[arg-type]
+        budget=budget,
     )))
 
 
@@ -96,9 +101,53 @@ def test_a_pinned_prompt_is_not_replaced(running_daemon: RunningDaemon,
         run_id = stub.Evolve(pb.EvolveRequest(user_id="bob", program="editor")).run_id
         final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
         assert final.status == pb.RUN_STATUS_SUCCEEDED and not final.promoted
-        assert "pinned" in final.message
+        assert final.message == "not promoted: the served prompt is pinned (after a rollback)"
         served = stub.GetPrompt(pb.GetPromptRequest(user_id="bob", program="editor"))
         assert served.components["system"] == SEED and served.pinned
+    # Known to be pinned before the gate: no gate rollout was spent on a decision it cannot make.
+    assert gate_evaluations(running_daemon) == 0
+
+
+def gate_evaluations(daemon: RunningDaemon) -> int:
+    with sqlite3.connect(daemon.settings.database_path) as conn:
+        (n,) = conn.execute(
+            "SELECT count(*) FROM evaluations JOIN examples USING (example_id) "
+            "WHERE examples.split = 'gate'").fetchone()
+    return int(n)
+
+
+def test_a_rollback_while_the_gate_decides_wins(
+    running_daemon: RunningDaemon, double: OpenAIDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pin lands after the round checked for one and before it serves its winner: the
+    check inside the serving transaction is what keeps the user's rollback."""
+    target = running_daemon.target
+    real = rounds_module.choose_promotion
+
+    def rollback_to_seed() -> None:
+        with grpc.insecure_channel(target) as ch:
+            stub = pbg.GepadStub(ch)
+            seed = stub.GetPrompt(pb.GetPromptRequest(user_id="bob", program="editor"))
+            stub.Rollback(pb.RollbackRequest(user_id="bob", program="editor",
+                                             candidate_id=seed.candidate_id, note="mine"))
+
+    async def pin_then_decide(*args: Any, **kwargs: Any) -> Any:
+        await anyio.to_thread.run_sync(rollback_to_seed)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(rounds_module, "choose_promotion", pin_then_decide)
+    with grpc.insecure_channel(target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, max_iterations_per_round=2)
+        feed(stub, "bob", 30)
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="bob", program="editor")).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+        assert final.status == pb.RUN_STATUS_SUCCEEDED and not final.promoted
+        assert "pinned while the round ran" in final.message
+        served = stub.GetPrompt(pb.GetPromptRequest(user_id="bob", program="editor"))
+        assert served.components["system"] == SEED and served.pinned
+        history = stub.ListLineage(pb.ListLineageRequest(user_id="bob", program="editor")).history
+        assert [h.reason for h in history] == ["rollback"]
 
 
 def test_budget_cap_is_never_exceeded(running_daemon: RunningDaemon,
@@ -117,6 +166,23 @@ def test_budget_cap_is_never_exceeded(running_daemon: RunningDaemon,
     with sqlite3.connect(running_daemon.settings.database_path) as conn:
         (status,) = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     assert status == "succeeded"
+
+
+def test_the_day_budget_counts_the_days_earlier_rounds(running_daemon: RunningDaemon,
+                                                     double: OpenAIDouble) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, max_iterations_per_round=50, budget=pb.Budget(
+            max_metric_calls_per_round=8, max_metric_calls_per_day=12))
+        feed(stub, "carol", 30)
+        spent = []
+        for _ in range(3):
+            run_id = stub.Evolve(pb.EvolveRequest(user_id="carol", program="editor")).run_id
+            final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+            assert final.budget.max_metric_calls_per_day == 12
+            spent.append(final.metric_calls)
+    assert spent[0] > 4, spent  # the first round alone leaves less than a round for the rest
+    assert sum(spent) <= 12, spent
 
 
 def test_evolve_refuses_what_it_cannot_do(running_daemon: RunningDaemon) -> None:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import anyio
@@ -106,3 +107,37 @@ async def test_nightly_starts_rounds_only_for_users_with_new_feedback(tmp_path: 
         assert await pinned.nightly() == []  # ben's prompt is pinned: nothing to evolve
         writer.close()
     store.close()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    with anyio.fail_after(5):
+        while not condition():  # noqa: ASYNC110  (apscheduler fires on its own clock)
+            await anyio.sleep(0.01)
+
+
+@pytest.mark.anyio
+async def test_the_event_count_starts_again_after_a_round_fires(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite3"
+    writer = Writer(connect_writer(db))
+    program = pb.Program(name="bot", seed_components={"system": "s"},
+                         task_model=pb.ModelSettings(model="openai/x"),
+                         evolution=pb.EvolutionSettings(evolve_after_events=5))
+    evolver = RecordingEvolver()
+    scheduler = EvolutionScheduler(rounds=evolver, programs=ProgramRegistry([program]),
+                                   store=Store(db, writer), nightly_cron="17 3 * * *",
+                                   debounce_seconds=0.05)
+    scheduler.start()
+    try:
+        scheduler.on_feedback("ann", "bot", 3)
+        scheduler.on_feedback("ann", "bot", 2)  # the fifth event arms a round
+        await until(lambda: len(evolver.calls) == 1)
+        assert evolver.calls == [("ann", "bot", "feedback")]
+        # One more event after the round started is one of the next five, not a sixth.
+        scheduler.on_feedback("ann", "bot", 1)
+        await anyio.sleep(0.5)
+        assert evolver.calls == [("ann", "bot", "feedback")]
+        scheduler.on_feedback("ann", "bot", 4)
+        await until(lambda: len(evolver.calls) == 2)
+    finally:
+        scheduler.stop()
+        writer.close()
