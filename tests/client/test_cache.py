@@ -244,3 +244,47 @@ def test_lower_version_asked_for_later_wins(cache: PromptCache, clock: Clock) ->
 def test_ages_must_be_ordered() -> None:
     with pytest.raises(ValueError):
         PromptCache(max_age=10, stale_max_age=5)
+
+
+class SlowDaemon(Daemon):
+    """Each answer takes ``latency`` seconds of the fake clock to arrive."""
+
+    def __init__(self, clock: Clock, latency: float) -> None:
+        super().__init__()
+        self.clock, self.latency = clock, latency
+
+    def fetch_sync(self) -> pb.Prompt:
+        self.clock.now += self.latency
+        return super().fetch_sync()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("path", ["async", "async-refresh", "sync", "sync-refresh"])
+async def test_an_answer_is_as_old_as_its_request(
+    cache: PromptCache, clock: Clock, path: str
+) -> None:
+    """A prompt that took 4 s to arrive was the daemon's truth 4 s before it arrived: it goes
+    stale at max_age after the request, not after the answer."""
+    daemon = SlowDaemon(clock, latency=4)
+    queued: list[Callable[[], None]] = []
+    spawn = Spawner()
+
+    async def get() -> pb.Prompt:
+        if path.startswith("async"):
+            return await cache.aget(USER, PROGRAM, daemon.fetch, spawn=spawn)
+        return cache.get_or_fetch(USER, PROGRAM, daemon.fetch_sync, spawn=queued.append)
+
+    await get()
+    if path.endswith("refresh"):
+        clock.now += 10  # stale: the next get answers from cache and refreshes in background
+        await get()
+        await spawn.run_all()
+        while queued:
+            queued.pop()()
+    requested_at = clock.now - daemon.latency
+    entry = cache.get(USER, PROGRAM)
+    assert entry is not None and entry.fetched_at == requested_at
+    calls = daemon.calls
+    clock.now = requested_at + cache.max_age  # 1 s after the answer, max_age after the request
+    await get()
+    assert len(spawn.pending) + len(queued) >= 1 or daemon.calls > calls, "served as fresh"
