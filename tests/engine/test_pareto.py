@@ -44,10 +44,12 @@ def brute_force(obj: np.ndarray) -> tuple[list[int], list[int]]:
     return members, [wins[m] for m in members]
 
 
+SCORES = [0.0, 0.25, 0.5, 0.5 - TOL / 2, 0.5 + TOL / 2, 0.5 - 3 * TOL, 0.75, 1.0, 1.0 - TOL]
 matrices = st.integers(1, 7).flatmap(
     lambda n: st.integers(1, 8).flatmap(
         lambda k: st.lists(
-            st.one_of(st.none(), st.sampled_from([0.0, 0.25, 0.5, 0.75, 1.0])),
+            # Exact ties, ties within TOL (and at its edge), and gaps just beyond it.
+            st.one_of(st.none(), st.sampled_from(SCORES)),
             min_size=n * k,
             max_size=n * k,
         ).map(
@@ -64,6 +66,20 @@ def test_frontier_matches_brute_force(obj: np.ndarray) -> None:
     members, weights = brute_force(obj)
     assert front.members.tolist() == members
     assert front.weights.tolist() == weights
+
+
+def test_scores_within_tolerance_of_the_best_share_the_win() -> None:
+    obj = np.array([
+        [1.0, 0.2],
+        [1.0 - TOL, 0.1],  # ties row 0 on column 0 (at the tolerance's edge)...
+        [1.0 - 3 * TOL, 0.3],  # ...this one does not
+    ])
+    front = compute_frontier(obj)
+    assert front.wins.tolist() == [1, 1, 1]
+    # Row 1 ties row 0 where it wins and is worse elsewhere: dominated. Row 2 wins column 1.
+    assert front.members.tolist() == [0, 2]
+    exact_tie = compute_frontier(np.array([[0.5, 0.0], [0.5, 0.0]]))
+    assert exact_tie.members.tolist() == [0, 1] and exact_tie.weights.tolist() == [2, 2]
 
 
 def test_dominated_winner_is_pruned_and_weights_count_instances() -> None:
