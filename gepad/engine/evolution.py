@@ -26,6 +26,7 @@ from .rollouts import Scored, Session, score
 from .sampler import next_minibatch
 from .scores import ScoreMatrix
 from .seams import Reply, Seams
+from .selection import choose_parent
 from .state import EngineState
 
 Event = Literal[
@@ -383,9 +384,7 @@ async def _reflect(
             work, state, session, "skipped", "no candidate has val scores yet", "reflection"
         )
     rng = work.rng
-    weights = front.weights.astype(np.float64)
-    row = int(front.members[int(rng.choice(len(front), p=weights / weights.sum()))])
-    parent = work.candidates[row]
+    parent = work.candidates[choose_parent(front, rng)]
     names = sorted(parent.components)
     component = names[work.cursor % len(names)]
     work.cursor += 1

@@ -62,6 +62,23 @@ async def test_first_step_scores_the_seed_then_reflection_is_accepted() -> None:
     assert r2.usage.calls > 0 and r2.metric_calls == sum(splits.values())
 
 
+async def test_each_step_continues_the_random_stream_of_the_last() -> None:
+    """Parent and minibatch draws go on from where the previous step left the generator: a
+    step that restarted it would draw the same parent and batch order every time."""
+    data, s = world.dataset(n_train=12), world.seams()
+    state, _, _ = await world.drive(world.seed_state(), data, s, CFG, (), 1)  # seed scored
+    seen = []
+    for _ in range(4):
+        r = await step(state, data, s, CFG, ())
+        s.store.add(r.new_evaluations)  # type: ignore[attr-defined]
+        assert r.action == "reflection"
+        assert r.state.rng_state != state.rng_state
+        assert r.state.rng().random() != state.rng().random()
+        seen.append(r.state.rng_state)
+        state = r.state
+    assert len({repr(x) for x in seen}) == len(seen)
+
+
 async def test_step_does_not_mutate_its_input_state() -> None:
     data, s = world.dataset(), world.seams()
     state, _, _ = await world.drive(world.seed_state(), data, s, CFG, (), 2)

@@ -84,3 +84,15 @@ async def test_state_json_roundtrip_is_exact() -> None:
     assert again.rng().random() == state.rng().random()
     with pytest.raises(ValueError):
         EngineState.from_json('{"format": 99}')
+
+
+async def test_a_tie_on_the_gate_does_not_promote() -> None:
+    state, data, s = await evolved()
+    best = best_by_val(state)
+    assert best is not None
+    # The same words plus one no example asks for: equal on every gate example.
+    twin = Candidate.create({k: v + " filler" for k, v in best.components.items()})
+    r = await choose_promotion(state, data, s, CFG, (), twin, margin=0.0)  # type: ignore[arg-type]
+    d = r.decision
+    assert d.candidate_gate_mean == d.served_gate_mean
+    assert not d.promote and "does not beat" in d.reasons[-1]
