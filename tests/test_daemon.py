@@ -6,6 +6,8 @@ way (SIGTERM with a watch stream open).
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -15,12 +17,16 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
 
+from gepad.store.repository import Store
+from gepad.store.writer import Writer
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
+from tests.conftest import DaemonThread, make_settings
 
 
 class DaemonProcess:
@@ -152,3 +158,51 @@ def test_sigterm_ends_watch_streams_and_exits_cleanly(daemon: DaemonProcess) -> 
     assert not daemon.socket.exists()
     with sqlite3.connect(daemon.db) as conn:
         assert conn.execute("SELECT count(*) FROM feedback_events").fetchone() == (1,)
+
+
+def test_shutdown_commits_every_write_the_writer_holds(
+    daemon_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streams whose events reached the writer before the stop are stored whole, even those
+    queued behind a slow commit when the server's grace period ran out."""
+    settings = dataclasses.replace(make_settings(daemon_root, tcp=False), grace_seconds=0.01)
+    submitted = threading.Semaphore(0)
+    record_events, commit = Store.record_events, Writer._commit
+
+    async def record(self: Store, *args: Any, **kwargs: Any) -> Any:
+        submitted.release()
+        return await record_events(self, *args, **kwargs)
+
+    def slow_commit(self: Writer, batch: Any) -> None:
+        time.sleep(0.3)  # a slow disk: the next streams queue behind this commit
+        commit(self, batch)
+
+    monkeypatch.setattr(Store, "record_events", record)
+    monkeypatch.setattr(Writer, "_commit", slow_commit)
+    daemon = DaemonThread(settings)
+    daemon.wait_ready()
+    target = f"unix://{settings.socket_path}"
+    with grpc.insecure_channel(target) as ch:
+        _register(pbg.GepadStub(ch))
+
+    def stream(user: str) -> None:
+        events = [pb.FeedbackEvent(
+            event_id=f"{user}{i}", user_id=user, program="bot", kind=pb.FEEDBACK_KIND_ACCEPTANCE,
+            input=[pb.ChatMessage(role="user", content=f"q{i}")], output="fine",
+        ) for i in range(500)]
+        with grpc.insecure_channel(target) as ch, contextlib.suppress(grpc.RpcError):
+            pbg.GepadStub(ch).StreamFeedback(iter(events), timeout=30)
+
+    users = ("ann", "ben", "cat")
+    threads = [threading.Thread(target=stream, args=(u,)) for u in users]
+    for t in threads:
+        t.start()
+    for _ in users:
+        assert submitted.acquire(timeout=30)
+    time.sleep(0.05)  # the last write leaves the handler for the writer's queue
+    daemon.stop(timeout=30)
+    for t in threads:
+        t.join()
+    with sqlite3.connect(settings.database_path) as conn:
+        stored = dict(conn.execute("SELECT user_id, count(*) FROM feedback_events GROUP BY 1"))
+    assert stored == dict.fromkeys(users, 500)
