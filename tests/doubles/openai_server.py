@@ -46,6 +46,10 @@ def reflect_answer(messages: list[dict[str, str]]) -> str:
 class OpenAIDouble:
     def __init__(self, delay: float = 0.0) -> None:
         self.calls: Counter[str] = Counter()
+        # hold(model): calls to that model wait until release(); `held` is set when one waits.
+        self._held_model: str | None = None
+        self._released = threading.Event()
+        self.held = threading.Event()
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -56,6 +60,9 @@ class OpenAIDouble:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 time.sleep(delay)  # a slow model, so that tests can interrupt a round
                 model = body["model"]
+                if model == double._held_model:
+                    double.held.set()
+                    double._released.wait()
                 double.calls[model] += 1
                 answer = {"task-double": task_answer, "judge-double": judge_answer,
                           "reflect-double": reflect_answer}[model](body["messages"])
@@ -76,6 +83,16 @@ class OpenAIDouble:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
+    def hold(self, model: str) -> None:
+        """Make calls to ``model`` wait (a provider that stops answering) until release()."""
+        self._released.clear()
+        self.held.clear()
+        self._held_model = model
+
+    def release(self) -> None:
+        self._held_model = None
+        self._released.set()
+
     @property
     def api_base(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
@@ -85,5 +102,6 @@ class OpenAIDouble:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import signal
 import sqlite3
-import time
 from pathlib import Path
-
-import pytest
 
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
@@ -16,11 +13,6 @@ from tests.conftest import short_tempdir
 from tests.doubles.openai_server import OpenAIDouble
 from tests.evolution.test_rounds import feed, register
 from tests.test_daemon import DaemonProcess
-
-
-@pytest.fixture
-def double_delay() -> float:
-    return 0.01  # slow enough that a kill lands inside the round
 
 
 def _prepare(daemon: DaemonProcess, api_base: str) -> pbg.GepadStub:
@@ -47,19 +39,20 @@ def test_a_killed_round_resumes_to_the_same_result(double: OpenAIDouble) -> None
         expected = _outcome(stub, stub.Evolve(evolve).run_id)
         assert expected[0].status == pb.RUN_STATUS_SUCCEEDED and expected[0].iterations >= 1
 
-        # Killed after its first committed step, then restarted.
+        # Killed inside its first reflection, after the val scoring step was committed: the
+        # reflection model is held, so the kill lands there however loaded the machine is.
         stub = _prepare(daemons[1], double.api_base)
+        double.hold("reflect-double")
         run_id = stub.Evolve(evolve).run_id
-        deadline = time.monotonic() + 60
-        while stub.GetRun(pb.GetRunRequest(run_id=run_id)).iterations < 1:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        assert double.held.wait(60)
         assert daemons[1].proc is not None
         daemons[1].proc.send_signal(signal.SIGKILL)
         daemons[1].proc.wait()
+        double.release()
         with sqlite3.connect(daemons[1].db) as conn:
             (status,) = conn.execute("SELECT status FROM runs").fetchone()
-        assert status == "running"  # the kill really interrupted the round
+            (steps,) = conn.execute("SELECT count(*) FROM evaluations").fetchone()
+        assert status == "running" and steps > 0  # interrupted after a committed step
         daemons[1].start()
         _, stub = daemons[1].stub()
         resumed = _outcome(stub, run_id)
