@@ -81,8 +81,9 @@ def tests_digest() -> str:
 def prepare(group: str, pyproject: dict[str, Any]) -> Path:
     workdir = report.MUTANTS / group
     workdir.mkdir(parents=True, exist_ok=True)
-    # mutmut reads the sources from gepad/ and copies tests/ from the directory it runs in.
-    for name in ("gepad", "tests"):
+    # mutmut reads the sources from gepad/ and copies tests/ and also_copy from the directory it
+    # runs in.
+    for name in ("gepad", "tests", *pyproject["tool"]["mutmut"].get("also_copy", [])):
         link = workdir / name
         if not link.is_symlink():
             link.symlink_to(Path("..", "..", name))
