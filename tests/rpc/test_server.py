@@ -29,19 +29,21 @@ def permissive_umask() -> Iterator[None]:
         os.umask(old)
 
 
-def test_the_socket_and_its_directory_are_owner_only_from_the_start(
+@pytest.mark.anyio
+async def test_the_socket_and_its_directory_are_owner_only_from_the_start(
     permissive_umask: None,
 ) -> None:
     root = short_tempdir()
     settings = make_settings(root, tcp=False)
     methods = pb.DESCRIPTOR.services_by_name["Gepad"].methods
     servicer = SimpleNamespace(**{m.name: None for m in methods})
-    server = GrpcServer(servicer, settings)
+    server = GrpcServer(servicer, settings)  # grpc.aio needs the running loop
     server.bind()  # grpc creates the socket file here, before the server starts
     try:
         assert _mode(settings.runtime_dir) == 0o700
         assert _mode(settings.socket_path) == 0o600
     finally:
+        await server.server.stop(None)
         settings.socket_path.unlink(missing_ok=True)
         os.rmdir(settings.runtime_dir)
         os.rmdir(root)
