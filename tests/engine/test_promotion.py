@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from gepad.engine import (
     Budget,
     Candidate,
+    Dataset,
     EngineConfig,
     EngineState,
+    FunctionRunner,
+    RunnerOutput,
     best_by_val,
     choose_promotion,
     frontier_report,
@@ -96,3 +101,93 @@ async def test_a_tie_on_the_gate_does_not_promote() -> None:
     d = r.decision
     assert d.candidate_gate_mean == d.served_gate_mean
     assert not d.promote and "does not beat" in d.reasons[-1]
+
+
+async def test_every_way_the_gate_cannot_decide_says_why_and_spends_nothing_wrong() -> None:
+    state, data, s = await evolved()
+    best = best_by_val(state)
+    assert best is not None
+    seed = state.candidates[0]
+
+    async def decide(st: EngineState, served: Candidate, dataset: object = data,
+                     seams: object = s) -> tuple[object, object]:
+        r = await choose_promotion(st, dataset, seams, CFG, (), served)  # type: ignore[arg-type]
+        return r, r.decision
+
+    # Nothing covers val yet: the seed before its first catch-up.
+    fresh = world.seed_state()
+    r, d = await decide(fresh, fresh.candidates[0])
+    assert (d.promote, d.candidate_id, d.served_id, d.reasons) == (  # type: ignore[attr-defined]
+        False, None, fresh.candidates[0].id, ("no candidate covers the whole val split",))
+    assert r.metric_calls == 0 and r.new_evaluations == ()  # type: ignore[attr-defined]
+
+    # The best val candidate is already served.
+    r, d = await decide(state, best)
+    assert (d.promote, d.candidate_id, d.served_id, d.reasons) == (  # type: ignore[attr-defined]
+        False, best.id, best.id, ("the best val candidate is served",))
+    assert r.metric_calls == 0  # type: ignore[attr-defined]
+
+    # No gate examples in the user's data.
+    no_gate = Dataset([data[e] for e in (*data.train_ids, *data.val_ids)])  # type: ignore[attr-defined]
+    r, d = await decide(state, seed, no_gate)
+    assert (d.promote, d.candidate_id, d.served_id, d.reasons) == (  # type: ignore[attr-defined]
+        False, best.id, seed.id, ("no gate examples",))
+    assert r.metric_calls == 0  # type: ignore[attr-defined]
+
+    # Gate rollouts that fail: no decision on partial data, and the failures are reported.
+    broken = replace(s, runner=FunctionRunner(_fails))  # type: ignore[type-var]
+    r, d = await decide(state, seed, seams=broken)
+    n = len(data.gate_ids)  # type: ignore[attr-defined]
+    assert not d.promote and d.gate_examples == n  # type: ignore[attr-defined]
+    assert d.reasons == (f"{2 * n} gate rollouts failed; not promoting on partial data",)  # type: ignore[attr-defined]
+    assert r.errors and all("gate down" in e for e in r.errors)  # type: ignore[attr-defined]
+
+
+def _fails(candidate: Candidate, example: object) -> RunnerOutput:
+    raise RuntimeError("gate down")
+
+
+async def test_a_decision_reports_both_means_and_every_dimension() -> None:
+    state, data, s = await evolved()
+    seed = state.candidates[0]
+    r = await choose_promotion(state, data, s, CFG, (), seed, margin=0.05)  # type: ignore[arg-type]
+    d = r.decision
+    gate = [data[e] for e in data.gate_ids]  # type: ignore[attr-defined]
+    best = best_by_val(state)
+    assert best is not None
+    expected = {c.id: [world.evaluate(ex, world.run(c, ex).output) for ex in gate]
+                for c in (best, seed)}
+
+    def mean(c: Candidate, dim: str | None = None) -> float:
+        v = expected[c.id]
+        return sum(x.aggregate if dim is None else x.scores[dim] for x in v) / len(v)
+
+    assert d.candidate_gate_mean == pytest.approx(mean(best))
+    assert d.served_gate_mean == pytest.approx(mean(seed))
+    assert d.dimension_deltas == pytest.approx(
+        {dim: mean(best, dim) - mean(seed, dim) for dim in ("brevity", "coverage")})
+    assert d.reasons[-1] == (f"gate mean {mean(best):.4f} beats served {mean(seed):.4f} "
+                             f"by more than 0.05")
+    # Every gate rollout is counted once, in calls and in usage.
+    assert r.metric_calls == len(r.new_evaluations) == 2 * len(gate)
+    assert r.usage.calls == 2 * 2 * len(gate)  # a task call and a judge call per rollout
+    assert r.budgets == ()
+
+
+async def test_a_regressed_dimension_blocks_only_beyond_its_tolerance() -> None:
+    state, data, s = await evolved()
+    best = best_by_val(state)
+    assert best is not None
+    # A served prompt that is short wins "brevity"; the padded best regresses it by 0.5.
+    short = Candidate.create({"system": "answer " + " ".join(world.WORDS), "style": ""})
+    padded = Candidate.create({k: v + " " + "z" * 200 for k, v in best.components.items()})
+    st = (await step(EngineState.initial([padded]), data, s, CFG, ())).state  # type: ignore[arg-type]
+    for tolerance, promote in ((0.49, False), (0.5, True)):
+        p = await choose_promotion(st, data, s, CFG, (), short, margin=-1.0,  # type: ignore[arg-type]
+                                   dimension_tolerance=tolerance)
+        assert p.decision.promote is promote, (tolerance, p.decision.reasons)
+        assert p.decision.dimension_deltas["brevity"] == pytest.approx(-0.5)
+    # Only the dimensions named are gated: coverage regresses too, and is not looked at.
+    p = await choose_promotion(st, data, s, CFG, (), short, margin=-1.0,  # type: ignore[arg-type]
+                               gated_dimensions=["brevity"], dimension_tolerance=0.5)
+    assert p.decision.promote and set(p.decision.dimension_deltas) == {"brevity"}
