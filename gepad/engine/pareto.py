@@ -97,9 +97,3 @@ def _dominated(obj: FloatArray, win: BoolArray, cand: IntArray) -> BoolArray:
     out[np.unique(c_idx[dom_pairs])] = True
     return out
 
-
-def best_scores(obj: FloatArray) -> FloatArray:
-    known = ~np.isnan(obj)
-    filled = np.where(known, obj, -np.inf)
-    best: FloatArray = filled.max(axis=0, initial=-np.inf)
-    return np.where(best == -np.inf, np.nan, best)

@@ -112,3 +112,59 @@ async def test_budget_exhausted_before_anything_is_spent_keeps_the_state() -> No
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.mark.parametrize("kind", ["metric_calls", "tokens", "cost_usd"])
+def test_each_cap_admits_exactly_up_to_its_limit(kind: str) -> None:
+    cap = {"metric_calls": "max_metric_calls", "tokens": "max_tokens",
+           "cost_usd": "max_cost_usd"}[kind]
+    spent = {kind: 3}
+    budget = Budget(**{cap: 10}, **spent)  # type: ignore[arg-type]
+    ledger = Ledger([budget, Budget()])  # an unlimited budget beside it changes nothing
+    assert ledger.fits(Spend(**{kind: 7}))  # type: ignore[arg-type]  # 3 + 7 == 10: at the cap
+    assert not ledger.fits(Spend(**{kind: 8}))  # type: ignore[arg-type]
+    assert ledger.affordable(Spend(**{kind: 2}), 100) == 3  # type: ignore[arg-type]
+    held = ledger.reserve(Spend(**{kind: 5}))  # type: ignore[arg-type]
+    assert held is not None
+    assert not ledger.fits(Spend(**{kind: 3}))  # type: ignore[arg-type]  # reserved counts
+    assert ledger.fits(Spend(**{kind: 2}))  # type: ignore[arg-type]
+    held.close()  # nothing spent: the whole reservation comes back
+    assert ledger.fits(Spend(**{kind: 7}))  # type: ignore[arg-type]
+    assert ledger.budgets == (budget, Budget())
+
+
+def test_charging_books_what_was_spent_and_releases_only_that() -> None:
+    ledger = Ledger([Budget(max_metric_calls=10, max_tokens=100, max_cost_usd=1.0)])
+    held = ledger.reserve(Spend(4, 40, 0.4))
+    assert held is not None
+    held.charge(1, Usage(tokens=15, cost_usd=0.1, calls=2))
+    # Spent 1/15/0.1; still held 3/25/0.3: 6/60/0.6 left to reserve.
+    assert ledger.fits(Spend(6, 60, 0.5)) and not ledger.fits(Spend(7, 0, 0.0))
+    assert not ledger.fits(Spend(0, 61, 0.0)) and not ledger.fits(Spend(0, 0, 0.61))
+    # A call that used more tokens than reserved books all of them, releasing only what was held.
+    held.charge(1, Usage(tokens=50, cost_usd=0.5, calls=1))
+    (b,) = ledger.budgets
+    assert (b.metric_calls, b.tokens, b.cost_usd, b.llm_calls) == (2, 65, pytest.approx(0.6), 3)
+    assert ledger.metric_calls == 2
+    assert ledger.usage == Usage(tokens=65, cost_usd=pytest.approx(0.6), calls=3)
+    held.close()
+    held.close()  # closing twice returns nothing twice
+    assert ledger.fits(Spend(8, 35, 0.4)) and not ledger.fits(Spend(9, 0, 0.0))
+    with pytest.raises(RuntimeError, match="already closed"):
+        held.charge(0, Usage())
+
+
+def test_a_budget_is_exhausted_at_its_cap_and_reports_itself() -> None:
+    assert not Budget().exhausted()
+    assert not Budget(max_metric_calls=2, metric_calls=1).exhausted()
+    assert Budget(max_metric_calls=2, metric_calls=2).exhausted()
+    assert Budget(max_tokens=5, tokens=5).exhausted()
+    assert not Budget(max_tokens=5, tokens=4).exhausted()
+    assert Budget(max_cost_usd=0.5, cost_usd=0.5).exhausted()
+    assert not Budget(max_cost_usd=0.5, cost_usd=0.49).exhausted()
+    b = Budget(max_metric_calls=1, max_tokens=2, max_cost_usd=0.3, metric_calls=4, tokens=5,
+               cost_usd=0.6, llm_calls=7)
+    assert b.to_dict() == {"max_metric_calls": 1, "max_tokens": 2, "max_cost_usd": 0.3,
+                           "metric_calls": 4, "tokens": 5, "cost_usd": 0.6, "llm_calls": 7}
+    assert Spend(1, 2, 0.5) + Spend(3, 4, 0.25) == Spend(4, 6, 0.75)
+    assert Spend(1, 2, 0.5).times(3) == Spend(3, 6, 1.5)

@@ -1,15 +1,16 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gepad.engine import ScoreMatrix, compute_frontier
 from gepad.engine.frontier import frontier_of
-from gepad.engine.pareto import TOL
+from gepad.engine.pareto import TOL, winners
 
 
-def brute_force(obj: np.ndarray) -> tuple[list[int], list[int]]:
+def brute_force(obj: np.ndarray) -> tuple[list[int], list[int], list[int]]:
     """The module's definitions, literally, with Python loops."""
     n, k = obj.shape
     best = []
@@ -41,7 +42,7 @@ def brute_force(obj: np.ndarray) -> tuple[list[int], list[int]]:
         for c in range(n)
         if wins[c] > 0 and not any(dominates(d, c) for d in range(n) if d != c)
     ]
-    return members, [wins[m] for m in members]
+    return members, [wins[m] for m in members], wins
 
 
 SCORES = [0.0, 0.25, 0.5, 0.5 - TOL / 2, 0.5 + TOL / 2, 0.5 - 3 * TOL, 0.75, 1.0, 1.0 - TOL]
@@ -63,9 +64,27 @@ matrices = st.integers(1, 7).flatmap(
 @given(matrices)
 def test_frontier_matches_brute_force(obj: np.ndarray) -> None:
     front = compute_frontier(obj)
-    members, weights = brute_force(obj)
+    members, weights, wins = brute_force(obj)
     assert front.members.tolist() == members
     assert front.weights.tolist() == weights
+    assert front.wins.tolist() == wins
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0)])
+def test_a_frontier_of_nothing_is_empty(shape: tuple[int, int]) -> None:
+    front = compute_frontier(np.zeros(shape))
+    assert len(front) == 0 and front.members.dtype == np.int64
+    assert front.weights.tolist() == [] and front.wins.tolist() == [0] * shape[0]
+    assert winners(np.zeros(shape)).shape == shape
+
+
+def test_unscored_candidates_win_nothing() -> None:
+    obj = np.full((2, 3), np.nan)
+    assert not winners(obj).any()
+    front = compute_frontier(obj)
+    assert len(front) == 0 and front.wins.tolist() == [0, 0]
+    # Negative scores still have a best: the least bad wins.
+    assert compute_frontier(np.array([[-2.0], [-1.0]])).members.tolist() == [1]
 
 
 def test_scores_within_tolerance_of_the_best_share_the_win() -> None:
