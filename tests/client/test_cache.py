@@ -288,3 +288,76 @@ async def test_an_answer_is_as_old_as_its_request(
     clock.now = requested_at + cache.max_age  # 1 s after the answer, max_age after the request
     await get()
     assert len(spawn.pending) + len(queued) >= 1 or daemon.calls > calls, "served as fresh"
+
+
+def test_defaults_are_five_and_sixty_seconds_on_the_monotonic_clock() -> None:
+    import time
+
+    cache = PromptCache()
+    assert (cache.max_age, cache.stale_max_age, cache.clock) == (5.0, 60.0, time.monotonic)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("sync", [False, True])
+async def test_what_the_host_sees_when_gepad_is_unreachable_is_logged_with_the_cause(
+    cache: PromptCache, daemon: Daemon, clock: Clock, caplog: pytest.LogCaptureFixture,
+    sync: bool,
+) -> None:
+    spawn, queued = Spawner(), list[Callable[[], None]]()
+
+    async def get(fallback: Any = None) -> pb.Prompt:
+        if sync:
+            return cache.get_or_fetch(USER, PROGRAM, daemon.fetch_sync, spawn=queued.append,
+                                      fallback=fallback)
+        return await get_async(fallback)
+
+    async def get_async(fallback: Any) -> pb.Prompt:
+        return await cache.aget(USER, PROGRAM, daemon.fetch, spawn=spawn, fallback=fallback)
+
+    caplog.set_level("WARNING", logger="gepad.client")
+    daemon.error = down()
+    assert (await get(fallback="fb")).components["system"] == "fb"
+    assert "failed to connect to all addresses); serving the fallback prompt" in caplog.text
+    daemon.error = None
+    await get()
+    daemon.error, clock.now = down(), clock.now + 100
+    assert (await get(fallback="fb")).version == 0  # the last prompt, not the fallback
+    assert "failed to connect to all addresses); serving the last prompt it sent" in caplog.text
+    # A failed background refresh is logged with the prompt it was for and the error's trace.
+    caplog.clear()
+    clock.now -= 90  # stale again
+    await get()
+    await spawn.run_all()
+    while queued:
+        queued.pop()()
+    (record,) = [r for r in caplog.records if "refreshing" in r.getMessage()]
+    assert record.getMessage() == f"gepad: refreshing the prompt for {USER}/{PROGRAM} failed"
+    assert record.exc_info is not None
+
+
+def test_a_refresh_of_the_same_version_keeps_the_newer_stamp(cache: PromptCache,
+                                                              clock: Clock) -> None:
+    prompt = pb.Prompt(user_id=USER, program=PROGRAM, candidate_id="c1", version=1)
+    clock.now = 1010
+    cache.store(prompt)
+    assert cache.store(prompt, fetched_at=1000)  # same version, asked earlier: still true
+    entry = cache.get(USER, PROGRAM)
+    assert entry is not None and entry.fetched_at == 1010
+    assert cache.store(prompt.__class__(user_id=USER, program=PROGRAM, version=2),
+                       fetched_at=1000)
+    entry = cache.get(USER, PROGRAM)
+    assert entry is not None and entry.fetched_at == 1000  # a new version: its own stamp
+
+
+def test_invalidate_forgets_only_what_matches_both(cache: PromptCache) -> None:
+    for user in ("ann", "ben"):
+        for program in ("p", "q"):
+            cache.store(pb.Prompt(user_id=user, program=program))
+    cache.invalidate("ann", "p")
+    assert [cache.get(u, p) is None for u in ("ann", "ben") for p in ("p", "q")] == [
+        True, False, False, False]
+    cache.invalidate(program="q")
+    assert [cache.get(u, p) is None for u in ("ann", "ben") for p in ("p", "q")] == [
+        True, True, False, True]
+    cache.invalidate()
+    assert cache.get("ben", "p") is None
