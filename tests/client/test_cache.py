@@ -343,7 +343,7 @@ def test_a_refresh_of_the_same_version_keeps_the_newer_stamp(cache: PromptCache,
     assert cache.store(prompt, fetched_at=1000)  # same version, asked earlier: still true
     entry = cache.get(USER, PROGRAM)
     assert entry is not None and entry.fetched_at == 1010
-    assert cache.store(prompt.__class__(user_id=USER, program=PROGRAM, version=2),
+    assert cache.store(pb.Prompt(user_id=USER, program=PROGRAM, version=2),
                        fetched_at=1000)
     entry = cache.get(USER, PROGRAM)
     assert entry is not None and entry.fetched_at == 1000  # a new version: its own stamp

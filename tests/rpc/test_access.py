@@ -29,11 +29,11 @@ SERVICE = pb.DESCRIPTOR.services_by_name["Gepad"]
 class Rule:
     """How one RPC treats a caller who is not the owner of the data it names."""
 
-    request: Callable[[str], object]  # builds a request naming alice's data (given her run id)
+    request: Callable[[World], object]  # builds a request naming alice's data
     foreign: grpc.StatusCode | None  # bob's token on alice's data; None: allowed (global data)
     admin_only: bool = False  # not even alice's own token may call it
     # What bob sends, when it is not simply alice's request.
-    foreign_request: Callable[[str], object] | None = None
+    foreign_request: Callable[[World], object] | None = None
 
 
 def _alice_event(event_id: str) -> pb.FeedbackEvent:
@@ -51,31 +51,30 @@ def _bob_event(event_id: str) -> pb.FeedbackEvent:
 
 DENIED = grpc.StatusCode.PERMISSION_DENIED
 RULES: dict[str, Rule] = {
-    "UpsertProgram": Rule(lambda _: pb.UpsertProgramRequest(program=pb.Program(
+    "UpsertProgram": Rule(lambda w: pb.UpsertProgramRequest(program=pb.Program(
         name=PROGRAM, seed_components={"system": "hijacked"})), DENIED, admin_only=True),
-    "GetProgram": Rule(lambda _: pb.GetProgramRequest(name=PROGRAM), None),
-    "ListPrograms": Rule(lambda _: pb.ListProgramsRequest(), None),
-    "RecordFeedback": Rule(lambda _: pb.RecordFeedbackRequest(event=_alice_event("x1")), DENIED),
+    "GetProgram": Rule(lambda w: pb.GetProgramRequest(name=PROGRAM), None),
+    "ListPrograms": Rule(lambda w: pb.ListProgramsRequest(), None),
+    "RecordFeedback": Rule(lambda w: pb.RecordFeedbackRequest(event=_alice_event("x1")), DENIED),
     # Bob's own event first, then one of alice's: the stream is refused whole.
-    "StreamFeedback": Rule(lambda _: [_alice_event("x2")], DENIED,
-                           foreign_request=lambda _: [_bob_event("b1"), _alice_event("x2")]),
-    "GetPrompt": Rule(lambda _: pb.GetPromptRequest(user_id="alice", program=PROGRAM), DENIED),
-    "WatchPrompt": Rule(lambda _: pb.WatchPromptRequest(user_id="alice", program=PROGRAM),
+    "StreamFeedback": Rule(lambda w: [_alice_event("x2")], DENIED,
+                           foreign_request=lambda w: [_bob_event("b1"), _alice_event("x2")]),
+    "GetPrompt": Rule(lambda w: pb.GetPromptRequest(user_id="alice", program=PROGRAM), DENIED),
+    "WatchPrompt": Rule(lambda w: pb.WatchPromptRequest(user_id="alice", program=PROGRAM),
                         DENIED),
-    "ListLineage": Rule(lambda _: pb.ListLineageRequest(user_id="alice", program=PROGRAM),
+    "ListLineage": Rule(lambda w: pb.ListLineageRequest(user_id="alice", program=PROGRAM),
                         DENIED),
-    "Rollback": Rule(lambda _: pb.RollbackRequest(user_id="alice", program=PROGRAM,
-                                                  candidate_id=SEED_ID[0]), DENIED),
-    "Unpin": Rule(lambda _: pb.UnpinRequest(user_id="alice", program=PROGRAM), DENIED),
-    "Evolve": Rule(lambda _: pb.EvolveRequest(user_id="alice", program=PROGRAM), DENIED),
+    "Rollback": Rule(lambda w: pb.RollbackRequest(user_id="alice", program=PROGRAM,
+                                                  candidate_id=w.seed_id), DENIED),
+    "Unpin": Rule(lambda w: pb.UnpinRequest(user_id="alice", program=PROGRAM), DENIED),
+    "Evolve": Rule(lambda w: pb.EvolveRequest(user_id="alice", program=PROGRAM), DENIED),
     # Another user's run is reported missing: its id tells the caller nothing.
-    "GetRun": Rule(lambda run_id: pb.GetRunRequest(run_id=run_id), grpc.StatusCode.NOT_FOUND),
-    "ListRuns": Rule(lambda _: pb.ListRunsRequest(user_id="alice", program=PROGRAM), DENIED),
-    "WatchRun": Rule(lambda run_id: pb.WatchRunRequest(run_id=run_id), grpc.StatusCode.NOT_FOUND),
-    "GetFrontier": Rule(lambda _: pb.GetFrontierRequest(user_id="alice", program=PROGRAM),
+    "GetRun": Rule(lambda w: pb.GetRunRequest(run_id=w.alice_run), grpc.StatusCode.NOT_FOUND),
+    "ListRuns": Rule(lambda w: pb.ListRunsRequest(user_id="alice", program=PROGRAM), DENIED),
+    "WatchRun": Rule(lambda w: pb.WatchRunRequest(run_id=w.alice_run), grpc.StatusCode.NOT_FOUND),
+    "GetFrontier": Rule(lambda w: pb.GetFrontierRequest(user_id="alice", program=PROGRAM),
                         DENIED),
 }
-SEED_ID: list[str] = [""]  # filled in by the fixture: alice's seed candidate id
 
 
 def test_every_rpc_is_in_the_access_table() -> None:
@@ -88,6 +87,7 @@ class World:
     tcp: grpc.Channel
     alice_run: str
     admin: pbg.GepadStub
+    seed_id: str  # alice's seed candidate, a node she can roll back to
 
     def call(self, method: str, token: str | None, *, foreign: bool = False) -> object:
         """Calls ``method`` with alice's request (bob's, when ``foreign``); streams are read to
@@ -97,7 +97,7 @@ class World:
         metadata = [] if token is None else [("authorization", f"Bearer {token}")]
         rule = RULES[method]
         build = rule.foreign_request if foreign and rule.foreign_request else rule.request
-        request = build(self.alice_run)
+        request = build(self)
         timeout = 10
         fn = getattr(stub, method)
         if descriptor.client_streaming:
@@ -172,12 +172,12 @@ def _world(running_daemon: RunningDaemon) -> Iterator[World]:
         final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
         assert final.status == pb.RUN_STATUS_SUCCEEDED, final.message
         # Serve alice an edited prompt, so a rollback to the seed would be a visible change.
-        SEED_ID[0] = stub.GetPrompt(pb.GetPromptRequest(user_id="alice", program=PROGRAM)
-                                    ).candidate_id
+        seed_id = stub.GetPrompt(pb.GetPromptRequest(user_id="alice", program=PROGRAM)
+                                 ).candidate_id
         stub.RecordFeedback(pb.RecordFeedbackRequest(event=pb.FeedbackEvent(
             event_id="edit", user_id="alice", program=PROGRAM, kind=pb.FEEDBACK_KIND_PROMPT_EDIT,
             edited_components={"system": "alice's own words"})))
-        yield World(running_daemon, tcp, run_id, stub)
+        yield World(running_daemon, tcp, run_id, stub, seed_id)
 
 
 @pytest.mark.parametrize("method", sorted(RULES))
