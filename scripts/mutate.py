@@ -60,7 +60,9 @@ def group_pyproject(group: str, pyproject: dict[str, Any]) -> str:
     spec = tool["gepad"]["mutate"][group]
     mutmut = dict(tool["mutmut"])
     mutmut["only_mutate"] = list(spec["modules"])
-    mutmut["pytest_add_cli_args_test_selection"] = list(spec["tests"])
+    mutmut["pytest_add_cli_args_test_selection"] = list(spec["tests"]) + [
+        f"--deselect={test}" for test in spec.get("deselect", [])
+    ]
     lines = [f"# Written by scripts/mutate.py for group {group!r}; edit the root pyproject.toml."]
     for name, table in (
         ("tool.mutmut", mutmut),
