@@ -109,19 +109,18 @@ class Ledger:
             self._reserved.tokens - reserved.tokens,
             self._reserved.cost_usd - reserved.cost_usd,
         )
-        if metric_calls or usage.tokens or usage.cost_usd or usage.calls:
-            self.metric_calls += metric_calls
-            self.usage = self.usage + usage
-            self._budgets = [
-                replace(
-                    b,
-                    metric_calls=b.metric_calls + metric_calls,
-                    tokens=b.tokens + usage.tokens,
-                    cost_usd=b.cost_usd + usage.cost_usd,
-                    llm_calls=b.llm_calls + usage.calls,
-                )
-                for b in self._budgets
-            ]
+        self.metric_calls += metric_calls
+        self.usage = self.usage + usage
+        self._budgets = [
+            replace(
+                b,
+                metric_calls=b.metric_calls + metric_calls,
+                tokens=b.tokens + usage.tokens,
+                cost_usd=b.cost_usd + usage.cost_usd,
+                llm_calls=b.llm_calls + usage.calls,
+            )
+            for b in self._budgets
+        ]
 
     @property
     def budgets(self) -> tuple[Budget, ...]:
@@ -158,5 +157,4 @@ class Reservation:
     def close(self) -> None:
         if self._open:
             self._ledger._settle(self._held, 0, Usage())
-            self._held = Spend()
             self._open = False

@@ -41,16 +41,12 @@ def winners(obj: FloatArray) -> BoolArray:
     """Boolean matrix: c wins k."""
     known = ~np.isnan(obj)
     filled = np.where(known, obj, -np.inf)
-    best = filled.max(axis=0, initial=-np.inf) if obj.shape[0] else np.full(obj.shape[1], -np.inf)
+    best = filled.max(axis=0, initial=-np.inf)
     out: BoolArray = known & (filled >= best - TOL)
     return out
 
 
 def compute_frontier(obj: FloatArray) -> Frontier:
-    n_rows = obj.shape[0]
-    if n_rows == 0 or obj.shape[1] == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return Frontier(empty, empty, np.zeros(n_rows, dtype=np.int64))
     win = winners(obj)
     wins = win.sum(axis=1).astype(np.int64)
     cand = np.flatnonzero(wins > 0)
@@ -90,9 +86,8 @@ def _dominated(obj: FloatArray, win: BoolArray, cand: IntArray) -> BoolArray:
     values = obj[cand]
     sd, sc = values[d_idx], values[c_idx]
     c_known = ~np.isnan(sc)
-    with np.errstate(invalid="ignore"):
-        ge = ~c_known | (~np.isnan(sd) & (sd >= sc - TOL))
-        gt = sd > sc + TOL
+    ge = ~c_known | (~np.isnan(sd) & (sd >= sc - TOL))
+    gt = sd > sc + TOL
     dom_pairs = ge.all(axis=1) & gt.any(axis=1)
     out[np.unique(c_idx[dom_pairs])] = True
     return out

@@ -242,8 +242,37 @@ def test_lower_version_asked_for_later_wins(cache: PromptCache, clock: Clock) ->
 
 
 def test_ages_must_be_ordered() -> None:
-    with pytest.raises(ValueError):
-        PromptCache(max_age=10, stale_max_age=5)
+    for max_age, stale_max_age in ((10, 5), (-1, 5)):
+        with pytest.raises(ValueError, match=r"^need 0 <= max_age <= stale_max_age$"):
+            PromptCache(max_age=max_age, stale_max_age=stale_max_age)
+    # Both bounds are inclusive: never fresh, or never stale.
+    assert PromptCache(max_age=0, stale_max_age=0).max_age == 0
+    assert PromptCache(max_age=0.5, stale_max_age=0.5).stale_max_age == 0.5
+
+
+def test_an_older_version_asked_for_at_the_same_instant_wins(cache: PromptCache) -> None:
+    # A rollback answered to a request made on the same clock tick as the newer prompt's fetch.
+    cache.store(pb.Prompt(user_id=USER, program=PROGRAM, candidate_id="new", version=3))
+    assert cache.store(pb.Prompt(user_id=USER, program=PROGRAM, candidate_id="back", version=2))
+    entry = cache.get(USER, PROGRAM)
+    assert entry is not None and entry.prompt.candidate_id == "back"
+
+
+@pytest.mark.anyio
+async def test_a_refresh_that_cannot_start_is_tried_again_by_the_next_request(
+    cache: PromptCache, daemon: Daemon, clock: Clock
+) -> None:
+    spawn = Spawner()
+    await get(cache, daemon, spawn)
+    clock.now += 10  # stale
+
+    def no_threads(fn: Refresh) -> None:
+        raise RuntimeError("can't start new thread")
+
+    with pytest.raises(RuntimeError, match="can't start new thread"):
+        await cache.aget(USER, PROGRAM, daemon.fetch, spawn=no_threads)
+    assert (await get(cache, daemon, spawn)).version == 0  # still answered from the cache
+    assert len(spawn.pending) == 1  # and this time the refresh starts
 
 
 class SlowDaemon(Daemon):
@@ -317,12 +346,12 @@ async def test_what_the_host_sees_when_gepad_is_unreachable_is_logged_with_the_c
     caplog.set_level("WARNING", logger="gepad.client")
     daemon.error = down()
     assert (await get(fallback="fb")).components["system"] == "fb"
-    assert "failed to connect to all addresses); serving the fallback prompt" in caplog.text
+    assert caplog.messages[-1] == f"gepad unreachable ({down()}); serving the fallback prompt"
     daemon.error = None
     await get()
     daemon.error, clock.now = down(), clock.now + 100
     assert (await get(fallback="fb")).version == 0  # the last prompt, not the fallback
-    assert "failed to connect to all addresses); serving the last prompt it sent" in caplog.text
+    assert caplog.messages[-1] == f"gepad unreachable ({down()}); serving the last prompt it sent"
     # A failed background refresh is logged with the prompt it was for and the error's trace.
     caplog.clear()
     clock.now -= 90  # stale again

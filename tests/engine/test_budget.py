@@ -168,3 +168,36 @@ def test_a_budget_is_exhausted_at_its_cap_and_reports_itself() -> None:
                            "metric_calls": 4, "tokens": 5, "cost_usd": 0.6, "llm_calls": 7}
     assert Spend(1, 2, 0.5) + Spend(3, 4, 0.25) == Spend(4, 6, 0.75)
     assert Spend(1, 2, 0.5).times(3) == Spend(3, 6, 1.5)
+
+
+def test_a_charge_releases_the_cost_it_books_and_close_the_rest() -> None:
+    # Binary fractions, so that "exactly at the cap" is exact.
+    ledger = Ledger([Budget(max_cost_usd=1.0)])
+    held = ledger.reserve(Spend(cost_usd=0.5))
+    assert held is not None
+    held.charge(0, Usage(cost_usd=0.25, calls=1))
+    # Spent 0.25, still held 0.25: exactly 0.5 is left to reserve.
+    assert ledger.fits(Spend(cost_usd=0.5)) and not ledger.fits(Spend(cost_usd=0.625))
+    held.close()
+    assert ledger.fits(Spend(cost_usd=0.75)) and not ledger.fits(Spend(cost_usd=0.875))
+    assert ledger.budgets[0].cost_usd == 0.25
+
+
+def test_affordable_is_the_largest_count_that_fits() -> None:
+    ledger = Ledger([Budget(max_metric_calls=7, max_tokens=100)])
+    assert ledger.affordable(Spend(1, 10), 100) == 7
+    assert ledger.affordable(Spend(1, 15), 100) == 6  # tokens bind first
+    assert ledger.affordable(Spend(1, 10), 3) == 3  # no more than wanted
+    assert ledger.affordable(Spend(8), 5) == 0  # not even one fits
+    assert ledger.affordable(Spend(1), 0) == 0
+
+
+def test_the_ledgers_own_mistakes_are_named() -> None:
+    ledger = Ledger([Budget(max_metric_calls=5)])
+    held = ledger.reserve(Spend(1))
+    assert held is not None
+    with pytest.raises(RuntimeError, match=r"^metric calls spent beyond the reservation$"):
+        held.charge(2, Usage())
+    held.close()
+    with pytest.raises(RuntimeError, match=r"^reservation already closed$"):
+        held.charge(0, Usage())

@@ -68,12 +68,14 @@ def test_frontier_matches_brute_force(obj: np.ndarray) -> None:
     assert front.members.tolist() == members
     assert front.weights.tolist() == weights
     assert front.wins.tolist() == wins
+    assert front.members.dtype == front.weights.dtype == front.wins.dtype == np.int64
 
 
 @pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0)])
 def test_a_frontier_of_nothing_is_empty(shape: tuple[int, int]) -> None:
     front = compute_frontier(np.zeros(shape))
-    assert len(front) == 0 and front.members.dtype == np.int64
+    assert len(front) == 0
+    assert front.members.dtype == front.weights.dtype == front.wins.dtype == np.int64
     assert front.weights.tolist() == [] and front.wins.tolist() == [0] * shape[0]
     assert winners(np.zeros(shape)).shape == shape
 
