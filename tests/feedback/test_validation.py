@@ -1,5 +1,6 @@
 """Every request limit README.md documents, at the limit (accepted) and one past it (refused,
-naming the field, nothing stored), through the real daemon over its Unix socket.
+naming the field, nothing stored), through the real daemon over its Unix socket; then every other
+way an event can be wrong, and the exact message its sender reads (`validate_event` directly).
 
 The numbers are read from README.md's "Request limits" paragraph, so the documented limit is the
 one tested: raising a limit in the code, or in the README alone, fails here.
@@ -9,13 +10,18 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import pytest
+from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
 
+from gepad.feedback.validation import InvalidArgument, validate_event
+from gepad.identity import example_id, split_of
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
 from tests.conftest import RunningDaemon
@@ -190,3 +196,104 @@ def test_a_stream_holds_at_most_the_documented_events(running_daemon: RunningDae
     error = refused(lambda: stub.StreamFeedback(events(n + 1), timeout=120))
     assert f"at most {n:,}".replace(",", "") in (error.details() or "").replace(",", "")
     assert stored(running_daemon) == 0
+
+
+NOW = 1_800_000_000.0
+DAY = 24 * 3600
+ROLES = "['assistant', 'system', 'tool', 'user']"
+BAD_PROGRAM = ("must be 1..128 characters of letters, digits, '.', '_' or '-', starting with a "
+               "letter or digit")
+BAD_ID = "must be 1..128 characters with no whitespace or control characters"
+WHEN = "must be a valid time, not more than a day in the future"
+WRONG: dict[str, tuple[pb.FeedbackEvent, str]] = {
+    "no event id": (event(event_id=""), "event.event_id: is required"),
+    "spaced event id": (event(event_id="a b"), f"event.event_id: {BAD_ID}"),
+    "no user": (event(user_id=""), "event.user_id: is required"),
+    "control char in user": (event(user_id="al\x01ce"), f"event.user_id: {BAD_ID}"),
+    "no program": (event(program=""), "event.program: is required"),
+    "bad program": (event(program="-bot"), f"event.program: {BAD_PROGRAM}"),
+    "no kind": (event(kind=0), "event.kind: is required"),
+    "unknown kind": (event(kind=99), "event.kind: unknown value 99"),
+    "unknown source": (event(source=99), "event.source: unknown value 99"),
+    "edit without components": (
+        edit({}), "event.edited_components: needs at least one component, e.g. {'system': '...'}"),
+    "bad component name": (
+        edit({"-x": "t"}), "event.edited_components['-x']: component names are like program names"),
+    "blank component": (edit({"system": " "}), "event.edited_components['system']: is required"),
+    "no input": (event(input=[]),
+                 "event.input: a correction event needs the input the model answered"),
+    "components on a correction": (event(edited_components={"system": "s"}),
+                                   "event.edited_components: only PROMPT_EDIT events carry them"),
+    "too many messages": (event(input=messages(0, count=101)), "event.input: at most 100 messages"),
+    "unknown role": (event(input=[pb.ChatMessage(role="robot", content="hi")]),
+                     f"event.input[0].role: must be one of {ROLES}, got 'robot'"),
+    "NUL in a message": (
+        event(input=[pb.ChatMessage(role="user", content="a"),
+                     pb.ChatMessage(role="user", content="b\x00")]),
+        "event.input[1].content: contains a NUL character"),
+    "long message": (event(input=[pb.ChatMessage(role="user", content="m" * 65_537)]),
+                     "event.input[0].content: is 65537 characters; the limit is 65536"),
+    "long input": (event(input=messages(262_145)),
+                   "event.input: totals 262145 characters; the limit is 262144"),
+    "acceptance without output": (event(kind=pb.FEEDBACK_KIND_ACCEPTANCE, output=" "),
+                                  "event.output: is required"),
+    "correction without correction": (event(correction=""), "event.correction: is required"),
+    "long comment": (event(comment="c" * 8_193),
+                     "event.comment: is 8193 characters; the limit is 8192"),
+    "bad candidate id": (event(candidate_id="c d"), f"event.candidate_id: {BAD_ID}"),
+    "bad source id": (event(source_id="s\nt"), f"event.source_id: {BAD_ID}"),
+    "bad dimension": (event(dimension="-tone"),
+                      "event.dimension: must be a name of at most 64 characters"),
+    "long dimension": (event(dimension="d" * 65),
+                       "event.dimension: must be a name of at most 64 characters"),
+    "score above 1": (event(score=1.5), "event.score: must be within 0..1, got 1.5"),
+    "rating without score": (event(kind=pb.FEEDBACK_KIND_RATING),
+                             "event.score: a rating event needs a score within 0..1"),
+    "verdict without score": (event(kind=pb.FEEDBACK_KIND_JUDGE_VERDICT),
+                              "event.score: a judge_verdict event needs a score within 0..1"),
+    "many metadata": (event(metadata={f"k{i}": "v" for i in range(33)}),
+                      "event.metadata: at most 32 entries"),
+    "empty metadata key": (event(metadata={"": "v"}), "event.metadata: keys are 1..64 chars"),
+    "NUL in metadata": (event(metadata={"k": "\x00"}),
+                        "event.metadata['k']: contains a NUL character"),
+    "far future": (event(occurred_at=Timestamp(seconds=int(NOW) + DAY + 1)),
+                   f"event.occurred_at: {WHEN}"),
+    "before 1970": (event(occurred_at=Timestamp(seconds=-1)), f"event.occurred_at: {WHEN}"),
+    "bad nanos": (event(occurred_at=Timestamp(seconds=1, nanos=1_000_000_000)),
+                  f"event.occurred_at: {WHEN}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(WRONG))
+def test_each_way_an_event_can_be_wrong_is_named(case: str) -> None:
+    ev, message = WRONG[case]
+    with pytest.raises(InvalidArgument) as info:
+        validate_event(ev, now=NOW)
+    assert str(info.value) == message
+    assert info.value.field == message.split(": ", 1)[0]
+
+
+def test_a_valid_event_becomes_a_record_of_what_was_sent() -> None:
+    ev = event(metadata={"app": "editor"}, dimension="d" * 64, score=0.5,
+               occurred_at=Timestamp(seconds=int(NOW) + DAY, nanos=500_000_000))
+    got = validate_event(ev, now=NOW)
+    wanted_id = example_id("alice", PROGRAM, [{"role": "user", "content": "Fix: teh cat"}])
+    assert (got.user_id, got.event_id, got.program, got.kind) == ("alice", "e1", PROGRAM,
+                                                                  "correction")
+    assert (got.example_id, got.split) == (wanted_id, split_of(wanted_id))
+    assert got.input_json == '[{"role": "user", "content": "Fix: teh cat"}]'
+    assert (got.received_at, got.occurred_at) == (NOW, NOW + DAY + 0.5)
+    assert got.edited_components is None
+    # The whole event as sent is kept, on one line.
+    assert json_format.Parse(got.payload_json, pb.FeedbackEvent()) == ev
+    assert "\n" not in got.payload_json
+
+    # Without a time of its own, an event happened when it arrived; without `now`, that is now.
+    before = time.time()
+    plain = validate_event(event())
+    assert before <= plain.received_at == plain.occurred_at <= time.time()
+
+    # An edit carries its components and no example.
+    edited = validate_event(edit({"system": "Be brief."}), now=NOW)
+    assert (edited.kind, edited.example_id, edited.split) == ("prompt_edit", "", None)
+    assert edited.edited_components == {"system": "Be brief."}
