@@ -47,10 +47,6 @@ class Connection:
         return (("authorization", f"Bearer {self.token}"),)
 
     @property
-    def is_unix(self) -> bool:
-        return self.target.startswith("unix:")
-
-    @property
     def channel_options(self) -> list[tuple[str, int]]:
         return [
             ("grpc.max_send_message_length", self.max_message_bytes),

@@ -105,9 +105,6 @@ class ManualClock:
     def now(self) -> float:
         return self.value
 
-    def advance(self, seconds: float) -> None:
-        self.value += seconds
-
 
 class SystemClock:
     def now(self) -> float:

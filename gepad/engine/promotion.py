@@ -122,12 +122,13 @@ async def choose_promotion(
         deltas[d] = delta
         if delta < -dimension_tolerance:
             reasons.append(f"dimension {d} regresses by {-delta:.4f}")
+    regressed = bool(reasons)
     beats = cand_mean > served_mean + margin
     if not beats:
         reasons.append(
             f"gate mean {cand_mean:.4f} does not beat served {served_mean:.4f} + margin {margin}"
         )
-    promote = beats and not any(r.startswith("dimension") for r in reasons)
+    promote = beats and not regressed
     if promote:
         reasons.append(
             f"gate mean {cand_mean:.4f} beats served {served_mean:.4f} by more than {margin}"

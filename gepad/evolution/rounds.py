@@ -175,9 +175,6 @@ class RoundManager:
         self._start(run, overrides)
         return run_id
 
-    def is_active(self, user_id: str, program: str) -> bool:
-        return (user_id, program) in self._active
-
     async def get_run(self, run_id: str) -> pb.Run | None:
         live = self._live.get(run_id)
         if live is not None:

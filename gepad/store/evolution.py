@@ -56,7 +56,6 @@ class StepCommit:
     run_status: str
     run_json: str
     at: float
-    finished: bool = False
 
 
 def read_dataset_rows(
@@ -124,8 +123,8 @@ def commit_step(conn: sqlite3.Connection, commit: StepCommit) -> None:
             for chash, example, evaluator, payload in commit.evaluations
         ],
     )
-    update_run(conn, commit.run_id, commit.run_status, commit.run_json,
-               commit.at if commit.finished else None)
+    # A step never finishes its run: the round's end writes finished_at.
+    update_run(conn, commit.run_id, commit.run_status, commit.run_json, None)
 
 
 def insert_run(
