@@ -235,8 +235,16 @@ WRONG: dict[str, tuple[pb.FeedbackEvent, str]] = {
                      "event.input[0].content: is 65537 characters; the limit is 65536"),
     "long input": (event(input=messages(262_145)),
                    "event.input: totals 262145 characters; the limit is 262144"),
-    "acceptance without output": (event(kind=pb.FEEDBACK_KIND_ACCEPTANCE, output=" "),
-                                  "event.output: is required"),
+    **{
+        f"{name} without output": (event(kind=kind, output=" ", correction="", score=0.5),
+                                   "event.output: is required")
+        for name, kind in (("acceptance", pb.FEEDBACK_KIND_ACCEPTANCE),
+                           ("rejection", pb.FEEDBACK_KIND_REJECTION),
+                           ("rating", pb.FEEDBACK_KIND_RATING),
+                           ("verdict", pb.FEEDBACK_KIND_JUDGE_VERDICT))
+    },
+    "too many components": (edit({f"c{i}": "t" for i in range(17)}),
+                            "event.edited_components: at most 16 components"),
     "correction without correction": (event(correction=""), "event.correction: is required"),
     "long comment": (event(comment="c" * 8_193),
                      "event.comment: is 8193 characters; the limit is 8192"),
@@ -287,6 +295,15 @@ def test_a_valid_event_becomes_a_record_of_what_was_sent() -> None:
     # The whole event as sent is kept, on one line.
     assert json_format.Parse(got.payload_json, pb.FeedbackEvent()) == ev
     assert "\n" not in got.payload_json
+
+    # Times from the epoch on, to the nanosecond.
+    for seconds, nanos in ((0, 0), (1, 999_999_999)):
+        at = validate_event(event(occurred_at=Timestamp(seconds=seconds, nanos=nanos)), now=NOW)
+        assert at.occurred_at == seconds + nanos / 1e9
+
+    # Text is kept as written, not escaped.
+    umlaut = validate_event(event(input=[pb.ChatMessage(role="user", content="Grüße")]))
+    assert umlaut.input_json == '[{"role": "user", "content": "Grüße"}]'
 
     # Without a time of its own, an event happened when it arrived; without `now`, that is now.
     before = time.time()
