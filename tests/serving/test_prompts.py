@@ -44,3 +44,56 @@ async def test_watchers_see_each_change_and_end_on_close() -> None:
         await anyio.sleep(0.01)
         prompts.close()
     assert seen == [0, 0, 1, 1]
+
+
+async def test_a_served_prompt_carries_what_was_served_and_when() -> None:
+    prompts = make()
+    prompts.publish(ServedState("u", "p", "c7", {"system": "hi", "style": "terse"}, 3, True,
+                                1_700_000_000.25))
+    got = prompts.get("u", "p")
+    assert got is not None
+    assert (got.user_id, got.program, got.candidate_id, dict(got.components), got.version,
+            got.pinned) == ("u", "p", "c7", {"system": "hi", "style": "terse"}, 3, True)
+    # To the microsecond (a float of seconds holds no more at this size).
+    assert abs(got.updated_at.ToNanoseconds() - 1_700_000_000_250_000_000) < 1_000
+    # A user never served anything gets the program's seed, unpinned, at version 0.
+    seed = prompts.get("v", "p")
+    assert seed is not None
+    assert (seed.user_id, seed.program, seed.candidate_id, dict(seed.components), seed.version,
+            seed.pinned) == ("v", "p", "cseed", {"system": "seed"}, 0, False)
+
+
+async def test_only_a_pinned_served_prompt_is_pinned() -> None:
+    prompts = make()
+    assert not prompts.is_pinned("u", "p")  # the seed
+    prompts.publish(state(1, "one"))
+    assert not prompts.is_pinned("u", "p")
+    prompts.publish(ServedState("u", "p", "c0", {"system": "back"}, 2, True, 2.0))
+    assert prompts.is_pinned("u", "p") and not prompts.is_pinned("w", "p")
+
+
+async def test_a_version_already_served_is_not_served_again() -> None:
+    prompts = make()
+    prompts.load([state(2, "two")])
+    prompts.publish(state(2, "same version, other text"))
+    assert prompts.get("u", "p").components["system"] == "two"  # type: ignore[union-attr]
+
+
+async def test_a_wake_without_a_change_shows_watchers_nothing() -> None:
+    prompts = make()
+    prompts.publish(state(1, "one"))
+    seen: list[int] = []
+
+    async def watch() -> None:
+        async for prompt in prompts.watch("u", "p"):
+            seen.append(prompt.version)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        await anyio.sleep(0.01)
+        prompts.program_changed("p")  # the seed changed; this user is not on it
+        await anyio.sleep(0.01)
+        prompts.publish(state(2, "two"))
+        await anyio.sleep(0.01)
+        prompts.close()
+    assert seen == [1, 2]
