@@ -12,17 +12,13 @@ import anyio
 import grpc
 import grpc.aio
 
+from gepad.client import requests
 from gepad.client.backoff import Backoff
+from gepad.client.base import BaseClient, PromptWatch
 from gepad.client.cache import Fallback, PromptCache
-from gepad.client.connection import (
-    DEFAULT_TIMEOUT,
-    Connection,
-    normalize_target,
-    target_for_settings,
-)
-from gepad.client.errors import Unreachable, from_rpc_error
-from gepad.client.events import EventLike, FeedbackFields, as_event, feedback_event
-from gepad.config import Settings
+from gepad.client.connection import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT
+from gepad.client.errors import from_rpc_error
+from gepad.client.events import EventLike, FeedbackFields, as_event
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1.gepad_pb2_grpc import GepadStub
 
@@ -37,7 +33,7 @@ _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
 
 
-class AsyncClient:
+class AsyncClient(BaseClient):
     """Use as ``async with AsyncClient("unix:///run/gepad/gepad.sock") as client: ...``.
 
     The block owns the channel and the background refreshes of stale prompts: nothing outlives
@@ -50,41 +46,24 @@ class AsyncClient:
         *,
         token: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
-        max_message_bytes: int = 4 * 1024 * 1024,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         cache: PromptCache | None = None,
+        channel: grpc.aio.Channel | None = None,
     ) -> None:
-        self.connection = Connection(normalize_target(target), token, timeout, max_message_bytes)
-        self.cache = cache if cache is not None else PromptCache()
+        """``channel``: a channel of your own (interceptors, TLS, a shared pool) instead of one
+        dialled to ``target``; the client uses it as given and leaves closing it to you."""
+        super().__init__(
+            target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache
+        )
+        self._given_channel = channel
         self._channel: grpc.aio.Channel | None = None
         self._stub: GepadAsyncStub | None = None
         self._refreshes: set[asyncio.Task[None]] = set()
 
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        token: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        cache: PromptCache | None = None,
-    ) -> Self:
-        """A client for the daemon those settings describe, over its Unix socket."""
-        return cls(
-            target_for_settings(settings),
-            token=token,
-            timeout=timeout,
-            max_message_bytes=settings.max_message_bytes,
-            cache=cache,
-        )
-
-    @property
-    def target(self) -> str:
-        return self.connection.target
-
     async def __aenter__(self) -> Self:
         if self._channel is not None:
             raise RuntimeError("this AsyncClient is already open")
-        self._channel = grpc.aio.insecure_channel(
+        self._channel = self._given_channel or grpc.aio.insecure_channel(
             self.connection.target, options=self.connection.channel_options
         )
         self._stub = GepadStub(self._channel)
@@ -105,7 +84,7 @@ class AsyncClient:
         for task in refreshes:
             task.cancel()
         await asyncio.gather(*refreshes, return_exceptions=True)
-        if channel is not None:
+        if channel is not None and channel is not self._given_channel:
             await channel.close(None)
 
     def _spawn(self, refresh: Callable[[], Coroutine[Any, Any, None]]) -> None:
@@ -137,11 +116,10 @@ class AsyncClient:
     # ------------------------------------------------------------------ programs
 
     async def upsert_program(self, program: pb.Program) -> pb.UpsertProgramResponse:
-        request = pb.UpsertProgramRequest(program=program)
-        return await self._unary(self.stub.UpsertProgram, request)
+        return await self._unary(self.stub.UpsertProgram, requests.upsert_program(program))
 
     async def get_program(self, name: str) -> pb.Program:
-        return await self._unary(self.stub.GetProgram, pb.GetProgramRequest(name=name))
+        return await self._unary(self.stub.GetProgram, requests.get_program(name))
 
     async def list_programs(self) -> pb.ListProgramsResponse:
         return await self._unary(self.stub.ListPrograms, pb.ListProgramsRequest())
@@ -159,11 +137,7 @@ class AsyncClient:
     ) -> pb.RecordFeedbackResponse:
         """Record one event: a ready ``FeedbackEvent``, or ``feedback_event``'s keywords
         (``user_id=..., program=..., kind="correction", input="...", correction="..."``)."""
-        if event is not None and fields:
-            raise TypeError("pass either a FeedbackEvent or keyword fields, not both")
-        if event is None:
-            event = feedback_event(**fields)
-        request = pb.RecordFeedbackRequest(event=event)
+        request = requests.record_feedback(event, fields)
         response: pb.RecordFeedbackResponse = await self._unary(self.stub.RecordFeedback, request)
         return response
 
@@ -200,8 +174,7 @@ class AsyncClient:
     async def fetch_prompt(self, user_id: str, program: str) -> pb.Prompt:
         """Ask the daemon now, bypassing (but updating) the cache."""
         started = self.cache.clock()
-        request = pb.GetPromptRequest(user_id=user_id, program=program)
-        prompt = await self._unary(self.stub.GetPrompt, request)
+        prompt = await self._unary(self.stub.GetPrompt, requests.get_prompt(user_id, program))
         self.cache.store(prompt, fetched_at=started)
         return prompt
 
@@ -213,7 +186,7 @@ class AsyncClient:
         With a ``fallback`` this never raises when the daemon is unreachable: it answers with the
         last prompt the daemon sent, else the fallback (with an empty ``candidate_id``).
         """
-        request = pb.GetPromptRequest(user_id=user_id, program=program)
+        request = requests.get_prompt(user_id, program)
         stub = self.stub
         return await self.cache.aget(
             user_id,
@@ -232,8 +205,8 @@ class AsyncClient:
         (``reconnect=False`` ends it instead); repeats of the prompt already seen are skipped. A
         daemon that cannot be reached at the start raises ``Unavailable`` at once.
         """
-        request = pb.WatchPromptRequest(user_id=user_id, program=program)
-        seen: tuple[str, int, bool] | None = None
+        request = requests.watch_prompt(user_id, program)
+        watch = PromptWatch(reconnect)
         backoff = Backoff()
         while True:
             call = self.stub.WatchPrompt(request, metadata=self.connection.metadata)
@@ -241,12 +214,11 @@ class AsyncClient:
                 async for prompt in call:
                     backoff.reset()
                     self.cache.store(prompt)
-                    if (prompt.candidate_id, prompt.version, prompt.pinned) != seen:
-                        seen = (prompt.candidate_id, prompt.version, prompt.pinned)
+                    if watch.is_new(prompt):
                         yield prompt
             except grpc.RpcError as exc:
                 error = from_rpc_error(exc)
-                if not (reconnect and seen is not None and isinstance(error, Unreachable)):
+                if not watch.may_resume(error):
                     raise error from exc
                 logger.warning("gepad: prompt watch lost (%s); reconnecting", error)
             finally:
@@ -258,23 +230,19 @@ class AsyncClient:
     # ------------------------------------------------------------------ lineage
 
     async def list_lineage(self, user_id: str, program: str) -> pb.ListLineageResponse:
-        request = pb.ListLineageRequest(user_id=user_id, program=program)
-        return await self._unary(self.stub.ListLineage, request)
+        return await self._unary(self.stub.ListLineage, requests.list_lineage(user_id, program))
 
     async def rollback(
         self, user_id: str, program: str, candidate_id: str, *, note: str = ""
     ) -> pb.Prompt:
         """Serve an earlier candidate and pin it."""
-        request = pb.RollbackRequest(
-            user_id=user_id, program=program, candidate_id=candidate_id, note=note
-        )
+        request = requests.rollback(user_id, program, candidate_id, note)
         prompt = await self._unary(self.stub.Rollback, request)
         self.cache.store(prompt)
         return prompt
 
     async def unpin(self, user_id: str, program: str) -> pb.Prompt:
-        request = pb.UnpinRequest(user_id=user_id, program=program)
-        prompt = await self._unary(self.stub.Unpin, request)
+        prompt = await self._unary(self.stub.Unpin, requests.unpin(user_id, program))
         self.cache.store(prompt)
         return prompt
 
@@ -289,24 +257,19 @@ class AsyncClient:
         budget: pb.Budget | None = None,
         seed: int = 0,
     ) -> pb.EvolveResponse:
-        request = pb.EvolveRequest(
-            user_id=user_id, program=program, max_iterations=max_iterations, budget=budget,
-            seed=seed,
-        )
+        request = requests.evolve(user_id, program, max_iterations, budget, seed)
         return await self._unary(self.stub.Evolve, request)
 
     async def get_run(self, run_id: str) -> pb.Run:
-        return await self._unary(self.stub.GetRun, pb.GetRunRequest(run_id=run_id))
+        return await self._unary(self.stub.GetRun, requests.get_run(run_id))
 
     async def list_runs(self, user_id: str, program: str, *, limit: int = 0) -> pb.ListRunsResponse:
-        request = pb.ListRunsRequest(user_id=user_id, program=program, limit=limit)
+        request = requests.list_runs(user_id, program, limit)
         return await self._unary(self.stub.ListRuns, request)
 
     async def watch_run(self, run_id: str) -> AsyncGenerator[pb.RunProgress, None]:
         """Progress events of one run until it finishes."""
-        call = self.stub.WatchRun(
-            pb.WatchRunRequest(run_id=run_id), metadata=self.connection.metadata
-        )
+        call = self.stub.WatchRun(requests.watch_run(run_id), metadata=self.connection.metadata)
         try:
             async for progress in call:
                 yield progress
@@ -316,5 +279,5 @@ class AsyncClient:
             call.cancel()
 
     async def get_frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse:
-        request = pb.GetFrontierRequest(user_id=user_id, program=program)
+        request = requests.get_frontier(user_id, program)
         return await self._unary(self.stub.GetFrontier, request)

@@ -9,12 +9,18 @@ from dataclasses import dataclass
 
 from gepad.config import Settings
 
-__all__ = ["DEFAULT_TIMEOUT", "Connection", "normalize_target", "target_for_settings"]
+__all__ = [
+    "DEFAULT_MAX_MESSAGE_BYTES",
+    "DEFAULT_TIMEOUT",
+    "Connection",
+    "normalize_target",
+    "target_for_settings",
+]
 
 # Long enough for a feedback batch to be committed, short enough that a hung daemon does not hang
 # the host application: get_prompt's fallback only helps if calls give up.
 DEFAULT_TIMEOUT = 10.0
-_DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
 
 def normalize_target(target: str) -> str:
@@ -38,7 +44,7 @@ class Connection:
     # Deadline for every unary and client-streaming call; None waits forever. Server streams
     # (WatchPrompt, WatchRun) never get it: they are meant to stay open.
     timeout: float | None = DEFAULT_TIMEOUT
-    max_message_bytes: int = _DEFAULT_MAX_MESSAGE_BYTES
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:

@@ -12,17 +12,13 @@ from typing import Any, Self, TypeVar, Unpack, overload
 
 import grpc
 
+from gepad.client import requests
 from gepad.client.backoff import Backoff
+from gepad.client.base import BaseClient, PromptWatch
 from gepad.client.cache import Fallback, PromptCache
-from gepad.client.connection import (
-    DEFAULT_TIMEOUT,
-    Connection,
-    normalize_target,
-    target_for_settings,
-)
-from gepad.client.errors import Unreachable, from_rpc_error
-from gepad.client.events import EventLike, FeedbackFields, as_event, feedback_event
-from gepad.config import Settings
+from gepad.client.connection import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT
+from gepad.client.errors import from_rpc_error
+from gepad.client.events import EventLike, FeedbackFields, as_event
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1.gepad_pb2_grpc import GepadStub
 
@@ -34,7 +30,7 @@ _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
 
 
-class Client:
+class Client(BaseClient):
     """Use as ``with Client("unix:///run/gepad/gepad.sock") as client: ...`` (or ``close()``)."""
 
     def __init__(
@@ -43,12 +39,17 @@ class Client:
         *,
         token: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
-        max_message_bytes: int = 4 * 1024 * 1024,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         cache: PromptCache | None = None,
+        channel: grpc.Channel | None = None,
     ) -> None:
-        self.connection = Connection(normalize_target(target), token, timeout, max_message_bytes)
-        self.cache = cache if cache is not None else PromptCache()
-        self._channel = grpc.insecure_channel(
+        """``channel``: a channel of your own (interceptors, TLS, a shared pool) instead of one
+        dialled to ``target``; the client uses it as given and leaves closing it to you."""
+        super().__init__(
+            target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache
+        )
+        self._owns_channel = channel is None
+        self._channel = channel or grpc.insecure_channel(
             self.connection.target, options=self.connection.channel_options
         )
         self.stub = GepadStub(self._channel)
@@ -56,34 +57,13 @@ class Client:
         self._refresher: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        token: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        cache: PromptCache | None = None,
-    ) -> Self:
-        """A client for the daemon those settings describe, over its Unix socket."""
-        return cls(
-            target_for_settings(settings),
-            token=token,
-            timeout=timeout,
-            max_message_bytes=settings.max_message_bytes,
-            cache=cache,
-        )
-
-    @property
-    def target(self) -> str:
-        return self.connection.target
-
     def close(self) -> None:
         with self._lock:
             refresher, self._refresher = self._refresher, None
         if refresher is not None:
             refresher.shutdown(wait=False, cancel_futures=True)
-        self._channel.close()
+        if self._owns_channel:
+            self._channel.close()
 
     def __enter__(self) -> Self:
         return self
@@ -113,10 +93,10 @@ class Client:
     # ------------------------------------------------------------------ programs
 
     def upsert_program(self, program: pb.Program) -> pb.UpsertProgramResponse:
-        return self._unary(self.stub.UpsertProgram, pb.UpsertProgramRequest(program=program))
+        return self._unary(self.stub.UpsertProgram, requests.upsert_program(program))
 
     def get_program(self, name: str) -> pb.Program:
-        return self._unary(self.stub.GetProgram, pb.GetProgramRequest(name=name))
+        return self._unary(self.stub.GetProgram, requests.get_program(name))
 
     def list_programs(self) -> pb.ListProgramsResponse:
         return self._unary(self.stub.ListPrograms, pb.ListProgramsRequest())
@@ -134,11 +114,7 @@ class Client:
     ) -> pb.RecordFeedbackResponse:
         """Record one event: a ready ``FeedbackEvent``, or ``feedback_event``'s keywords
         (``user_id=..., program=..., kind="correction", input="...", correction="..."``)."""
-        if event is not None and fields:
-            raise TypeError("pass either a FeedbackEvent or keyword fields, not both")
-        if event is None:
-            event = feedback_event(**fields)
-        return self._unary(self.stub.RecordFeedback, pb.RecordFeedbackRequest(event=event))
+        return self._unary(self.stub.RecordFeedback, requests.record_feedback(event, fields))
 
     def stream_feedback(self, events: Iterable[EventLike]) -> pb.StreamFeedbackResponse:
         """Bulk ingest in one call (one transaction on the daemon: all stored, or none).
@@ -172,8 +148,7 @@ class Client:
     def fetch_prompt(self, user_id: str, program: str) -> pb.Prompt:
         """Ask the daemon now, bypassing (but updating) the cache."""
         started = self.cache.clock()
-        request = pb.GetPromptRequest(user_id=user_id, program=program)
-        prompt = self._unary(self.stub.GetPrompt, request)
+        prompt = self._unary(self.stub.GetPrompt, requests.get_prompt(user_id, program))
         self.cache.store(prompt, fetched_at=started)
         return prompt
 
@@ -185,7 +160,7 @@ class Client:
         With a ``fallback`` this never raises when the daemon is unreachable: it answers with the
         last prompt the daemon sent, else the fallback (with an empty ``candidate_id``).
         """
-        request = pb.GetPromptRequest(user_id=user_id, program=program)
+        request = requests.get_prompt(user_id, program)
         return self.cache.get_or_fetch(
             user_id,
             program,
@@ -203,8 +178,8 @@ class Client:
         (``reconnect=False`` ends it instead); repeats of the prompt already seen are skipped. A
         daemon that cannot be reached at the start raises ``Unavailable`` at once.
         """
-        request = pb.WatchPromptRequest(user_id=user_id, program=program)
-        seen: tuple[str, int, bool] | None = None
+        request = requests.watch_prompt(user_id, program)
+        watch = PromptWatch(reconnect)
         backoff = Backoff()
         while True:
             call = self.stub.WatchPrompt(request, metadata=self.connection.metadata)
@@ -212,12 +187,11 @@ class Client:
                 for prompt in call:
                     backoff.reset()
                     self.cache.store(prompt)
-                    if (prompt.candidate_id, prompt.version, prompt.pinned) != seen:
-                        seen = (prompt.candidate_id, prompt.version, prompt.pinned)
+                    if watch.is_new(prompt):
                         yield prompt
             except grpc.RpcError as exc:
                 error = from_rpc_error(exc)
-                if not (reconnect and seen is not None and isinstance(error, Unreachable)):
+                if not watch.may_resume(error):
                     raise error from exc
                 logger.warning("gepad: prompt watch lost (%s); reconnecting", error)
             finally:
@@ -230,22 +204,19 @@ class Client:
     # ------------------------------------------------------------------ lineage
 
     def list_lineage(self, user_id: str, program: str) -> pb.ListLineageResponse:
-        request = pb.ListLineageRequest(user_id=user_id, program=program)
-        return self._unary(self.stub.ListLineage, request)
+        return self._unary(self.stub.ListLineage, requests.list_lineage(user_id, program))
 
     def rollback(
         self, user_id: str, program: str, candidate_id: str, *, note: str = ""
     ) -> pb.Prompt:
         """Serve an earlier candidate and pin it."""
-        request = pb.RollbackRequest(
-            user_id=user_id, program=program, candidate_id=candidate_id, note=note
-        )
+        request = requests.rollback(user_id, program, candidate_id, note)
         prompt = self._unary(self.stub.Rollback, request)
         self.cache.store(prompt)
         return prompt
 
     def unpin(self, user_id: str, program: str) -> pb.Prompt:
-        prompt = self._unary(self.stub.Unpin, pb.UnpinRequest(user_id=user_id, program=program))
+        prompt = self._unary(self.stub.Unpin, requests.unpin(user_id, program))
         self.cache.store(prompt)
         return prompt
 
@@ -260,23 +231,18 @@ class Client:
         budget: pb.Budget | None = None,
         seed: int = 0,
     ) -> pb.EvolveResponse:
-        request = pb.EvolveRequest(
-            user_id=user_id, program=program, max_iterations=max_iterations, budget=budget,
-            seed=seed,
-        )
+        request = requests.evolve(user_id, program, max_iterations, budget, seed)
         return self._unary(self.stub.Evolve, request)
 
     def get_run(self, run_id: str) -> pb.Run:
-        return self._unary(self.stub.GetRun, pb.GetRunRequest(run_id=run_id))
+        return self._unary(self.stub.GetRun, requests.get_run(run_id))
 
     def list_runs(self, user_id: str, program: str, *, limit: int = 0) -> pb.ListRunsResponse:
-        request = pb.ListRunsRequest(user_id=user_id, program=program, limit=limit)
-        return self._unary(self.stub.ListRuns, request)
+        return self._unary(self.stub.ListRuns, requests.list_runs(user_id, program, limit))
 
     def watch_run(self, run_id: str) -> Generator[pb.RunProgress, None, None]:
         """Progress events of one run until it finishes."""
-        request = pb.WatchRunRequest(run_id=run_id)
-        call = self.stub.WatchRun(request, metadata=self.connection.metadata)
+        call = self.stub.WatchRun(requests.watch_run(run_id), metadata=self.connection.metadata)
         try:
             yield from call
         except grpc.RpcError as exc:
@@ -285,5 +251,4 @@ class Client:
             call.cancel()  # type: ignore[no-untyped-call]
 
     def get_frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse:
-        request = pb.GetFrontierRequest(user_id=user_id, program=program)
-        return self._unary(self.stub.GetFrontier, request)
+        return self._unary(self.stub.GetFrontier, requests.get_frontier(user_id, program))
