@@ -41,9 +41,10 @@ class ServedPrompts:
         seed = self._seed_of(program)
         if seed is None:
             return None
+        # Version 0 and unpinned: the message's defaults.
         return pb.Prompt(
             user_id=user_id, program=program, candidate_id=seed.candidate_id,
-            components=seed.components, version=0, pinned=False,
+            components=seed.components,
         )
 
     def is_pinned(self, user_id: str, program: str) -> bool:

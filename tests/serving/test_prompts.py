@@ -97,3 +97,22 @@ async def test_a_wake_without_a_change_shows_watchers_nothing() -> None:
         await anyio.sleep(0.01)
         prompts.close()
     assert seen == [1, 2]
+
+
+async def test_watchers_still_on_the_seed_see_a_new_seed() -> None:
+    seeds = {"p": SEED}
+    prompts = ServedPrompts(seeds.get)
+    seen: list[str] = []
+
+    async def watch() -> None:
+        async for prompt in prompts.watch("u", "p"):
+            seen.append(prompt.candidate_id)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(watch)
+        await anyio.sleep(0.01)
+        seeds["p"] = CandidateRecord("cseed2", (), "seed", {"system": "new seed"}, "", "", 1.0)
+        prompts.program_changed("p")
+        await anyio.sleep(0.01)
+        prompts.close()
+    assert seen == ["cseed", "cseed2"]
