@@ -86,8 +86,9 @@ class Writer:
                         batch.append(self._receive.receive_nowait())
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
-                with anyio.CancelScope(shield=True):
-                    await anyio.to_thread.run_sync(self._commit, batch, limiter=self._thread)
+                # Not abandoned on cancel: a cancelled writer still finishes this commit and wakes
+                # its callers (no checkpoint until the next receive).
+                await anyio.to_thread.run_sync(self._commit, batch, limiter=self._thread)
                 for pending in batch:
                     if pending.error is None and pending.after_commit is not None:
                         try:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import anyio
@@ -79,7 +80,89 @@ async def test_writes_after_close_are_refused_and_queued_ones_flushed(tmp_path: 
         tg.start_soon(writer.submit, _insert("queued"))
         await anyio.sleep(0.01)  # queued, but the writer is not running yet
         writer.close()
-        with pytest.raises(WriterClosedError):
+        with pytest.raises(WriterClosedError,
+                           match=r"^gepad is shutting down; the write was not accepted$"):
             await writer.submit(_insert("late"))
         await writer.run()  # drains what was queued before close, then returns
     assert _names(db) == ["queued"]
+
+
+async def test_a_batch_takes_at_most_batch_max_writes_and_commits_are_counted(
+    tmp_path: Path,
+) -> None:
+    writer = Writer(connect_writer(tmp_path / "db.sqlite3"), batch_max=2)
+    assert writer.commits == 0
+    async with anyio.create_task_group() as tg:
+        for i in range(5):
+            tg.start_soon(writer.submit, _insert(f"p{i}"))
+        await anyio.sleep(0.01)  # all five queued before the writer starts
+        tg.start_soon(writer.run)
+        await anyio.sleep(0.2)
+        writer.close()
+    assert writer.commits == 3  # 2 + 2 + 1
+    assert _names(tmp_path / "db.sqlite3") == [f"p{i}" for i in range(5)]
+
+
+def _slow(value: str, seconds: float = 0.3) -> object:
+    def op(conn: sqlite3.Connection) -> str:
+        time.sleep(seconds)  # runs in the writer's thread, like a large batch would
+        return _insert(value)(conn)  # type: ignore[operator, no-any-return]
+
+    return op
+
+
+async def test_a_write_in_flight_completes_when_the_writer_task_is_cancelled(
+    tmp_path: Path,
+) -> None:
+    writer = Writer(connect_writer(tmp_path / "db.sqlite3"))
+    got: list[object] = []
+
+    async def submit() -> None:
+        got.append(await writer.submit(_slow("inflight")))  # type: ignore[arg-type]
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            with anyio.CancelScope() as writer_scope:
+                tg.start_soon(submit)
+                async with anyio.create_task_group() as inner:
+                    await inner.start(writer.run)
+                    await anyio.sleep(0.1)  # the commit is under way in its thread
+                    writer_scope.cancel()
+    # The batch committed and its caller was woken, cancelled writer or not.
+    assert got == ["inflight"]
+    assert _names(tmp_path / "db.sqlite3") == ["inflight"]
+
+
+async def test_a_queued_write_completes_even_if_its_caller_is_cancelled(tmp_path: Path) -> None:
+    writer = Writer(connect_writer(tmp_path / "db.sqlite3"))
+    got: list[object] = []
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        with anyio.move_on_after(0.05):  # a caller's deadline, passing mid-commit
+            got.append(await writer.submit(_slow("late")))  # type: ignore[arg-type]
+        writer.close()
+    # Once queued, the write happens and the caller sees its result rather than a cancellation.
+    assert got == ["late"]
+    assert _names(tmp_path / "db.sqlite3") == ["late"]
+
+
+async def test_writes_are_not_starved_by_a_busy_thread_pool(tmp_path: Path) -> None:
+    # Readers take anyio's shared worker threads; the writer has a thread of its own.
+    writer = Writer(connect_writer(tmp_path / "db.sqlite3"))
+    shared = anyio.to_thread.current_default_thread_limiter()
+    release = anyio.Event()
+
+    async def hold_a_token() -> None:
+        async with shared:
+            await release.wait()
+
+    with anyio.fail_after(5):
+        async with anyio.create_task_group() as tg:
+            await tg.start(writer.run)
+            for _ in range(int(shared.total_tokens)):
+                tg.start_soon(hold_a_token)
+            await anyio.sleep(0.01)
+            assert shared.available_tokens == 0
+            assert await writer.submit(_insert("through")) == "through"
+            release.set()
+            writer.close()
