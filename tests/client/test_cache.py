@@ -361,7 +361,7 @@ async def test_what_the_host_sees_when_gepad_is_unreachable_is_logged_with_the_c
         queued.pop()()
     (record,) = [r for r in caplog.records if "refreshing" in r.getMessage()]
     assert record.getMessage() == f"gepad: refreshing the prompt for {USER}/{PROGRAM} failed"
-    assert record.exc_info is not None
+    assert record.exc_info and isinstance(record.exc_info[1], Unavailable)
 
 
 def test_a_refresh_of_the_same_version_keeps_the_newer_stamp(cache: PromptCache,
