@@ -163,6 +163,18 @@ def test_unknown_program_is_not_found(stub: Stub) -> None:
                  pb.GetPromptRequest(user_id="alice", program="nope"))
 
 
+@pytest.mark.parametrize(("limit", "ok"), [(-1, False), (0, True), (1000, True), (1001, False)])
+def test_a_run_list_holds_0_to_1000_runs(stub: Stub, limit: int, ok: bool) -> None:
+    request = pb.ListRunsRequest(user_id="alice", program="editor.system", limit=limit)
+    if ok:
+        assert list(stub.ListRuns(request).runs) == []
+        return
+    with pytest.raises(grpc.RpcError) as info:
+        stub.ListRuns(request)
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == "limit: must be within 0..1000 (0 = 20)"
+
+
 # ---------------------------------------------------------------- feedback
 
 
