@@ -11,11 +11,8 @@ from collections.abc import Iterable
 from google.protobuf import json_format
 
 from gepad.engine import candidate_id
-from gepad.feedback.validation import (
-    InvalidArgument,
-    check_components,
-    check_program_name,
-)
+from gepad.errors import InvalidArgument
+from gepad.feedback.validation import check_components, check_program_name
 from gepad.store.lineage import CandidateRecord
 from gepad.v1 import gepad_pb2 as pb
 

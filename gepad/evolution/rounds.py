@@ -38,10 +38,10 @@ from gepad.engine import (
     step,
 )
 from gepad.engine.frontier import best_by_val
+from gepad.errors import FailedPrecondition, NotFound
 from gepad.evolution.codec import evaluation_from_json, evaluation_row
 from gepad.evolution.dataset import build_dataset
 from gepad.programs import ProgramRegistry
-from gepad.rpc.errors import FailedPrecondition, NotFound
 from gepad.rpc.servicer import candidate_message
 from gepad.serving.prompts import ServedPrompts
 from gepad.store import evolution as rows

@@ -1,5 +1,4 @@
 from gepad.feedback.validation import (
-    InvalidArgument,
     NewEvent,
     check_components,
     check_id,
@@ -8,7 +7,6 @@ from gepad.feedback.validation import (
 )
 
 __all__ = [
-    "InvalidArgument",
     "NewEvent",
     "check_components",
     "check_id",

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 from google.protobuf import json_format
 
+from gepad.errors import InvalidArgument
 from gepad.identity import Split, example_id, split_of
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = [
-    "InvalidArgument",
     "NewEvent",
     "check_components",
     "check_id",
@@ -52,13 +52,6 @@ _KIND_NAMES = {
 }
 _SOURCES = frozenset(pb.FeedbackSource.values())
 
-
-class InvalidArgument(ValueError):
-    """A request field is missing or wrong; nothing was stored."""
-
-    def __init__(self, field: str, why: str) -> None:
-        super().__init__(f"{field}: {why}")
-        self.field = field
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import grpc
 
 from gepad.config import TokenGrant, hash_token
-from gepad.rpc.errors import PermissionDenied, Unauthenticated
+from gepad.errors import PermissionDenied, Unauthenticated
 
 __all__ = ["Authenticator", "Principal"]
 

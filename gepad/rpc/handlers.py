@@ -16,9 +16,8 @@ from typing import Any
 import grpc
 from google.protobuf.message import DecodeError, Message
 
-from gepad.feedback.validation import InvalidArgument
-from gepad.rpc.errors import RpcError
-from gepad.store.writer import WriterClosedError
+from gepad.errors import InvalidArgument
+from gepad.rpc.status import status_of
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["generic_handler"]
@@ -45,12 +44,9 @@ def _deserializer(cls: type[Message]) -> Callable[[bytes], Message | _Undecodabl
 
 
 async def _fail(context: Context, exc: BaseException) -> None:
-    if isinstance(exc, InvalidArgument):
-        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-    if isinstance(exc, RpcError):
-        await context.abort(exc.code, str(exc))
-    if isinstance(exc, WriterClosedError):
-        await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+    status = status_of(exc)
+    if status is not None:
+        await context.abort(status, str(exc))
     log.exception("internal error", exc_info=exc)
     await context.abort(grpc.StatusCode.INTERNAL, "internal error; see the gepad log")
 

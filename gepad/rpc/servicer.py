@@ -1,6 +1,6 @@
 """The gepad.v1.Gepad service: checks who is asking and what they sent, then asks the parts.
 
-Handlers raise InvalidArgument / RpcError subclasses; ``handlers.py`` turns them into statuses.
+Handlers raise gepad.errors (InvalidArgument, NotFound, ...); handlers.py turns them into statuses.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import anyio
 import grpc
 
+from gepad.errors import InvalidArgument, NotFound, Unimplemented
 from gepad.feedback.validation import (
-    InvalidArgument,
     NewEvent,
     check_id,
     check_program_name,
@@ -22,10 +22,9 @@ from gepad.feedback.validation import (
 )
 from gepad.programs import ProgramRegistry, validate_program
 from gepad.rpc.auth import Authenticator, Principal
-from gepad.rpc.errors import NotFound, Unimplemented
 from gepad.serving.prompts import ServedPrompts
 from gepad.store.ingest import IngestResult
-from gepad.store.lineage import CandidateRecord, UnknownCandidateError
+from gepad.store.lineage import CandidateRecord
 from gepad.store.repository import Store
 from gepad.v1 import gepad_pb2 as pb
 
@@ -175,7 +174,7 @@ class GepadServicer:
             except InvalidArgument as exc:
                 raise InvalidArgument(
                     f"events[{index}] (event_id {message.event_id!r}) {exc.field}",
-                    str(exc).split(": ", 1)[1] + "; nothing from this stream was stored",
+                    exc.why + "; nothing from this stream was stored",
                 ) from None
             events.append(event)
             index += 1
@@ -245,15 +244,12 @@ class GepadServicer:
             raise NotFound(
                 f"user {request.user_id!r} has no history for program {request.program!r}"
             )
-        try:
-            await self._store.serve(
-                user_id=request.user_id, program=request.program,
-                candidate=request.candidate_id, pinned=True, reason="rollback",
-                actor=principal.actor, note=request.note, seed=seed,
-                publish=self._prompts.publish,
-            )
-        except UnknownCandidateError as exc:
-            raise NotFound(str(exc)) from None
+        await self._store.serve(
+            user_id=request.user_id, program=request.program,
+            candidate=request.candidate_id, pinned=True, reason="rollback",
+            actor=principal.actor, note=request.note, seed=seed,
+            publish=self._prompts.publish,
+        )
         return self._served(request.user_id, request.program)
 
     async def Unpin(self, request: pb.UnpinRequest, context: Context) -> pb.Prompt:

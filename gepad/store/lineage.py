@@ -11,6 +11,8 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from gepad.errors import NotFound
+
 __all__ = [
     "CandidateRecord",
     "ServedChange",
@@ -25,8 +27,8 @@ __all__ = [
 ]
 
 
-class UnknownCandidateError(LookupError):
-    pass
+class UnknownCandidateError(NotFound):
+    """A lineage node the user does not have."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,13 +18,15 @@ import anyio
 from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from gepad.errors import Unavailable
+
 __all__ = ["Writer", "WriterClosedError"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
-class WriterClosedError(RuntimeError):
+class WriterClosedError(Unavailable):
     """The daemon is shutting down and takes no more writes."""
 
 

@@ -20,7 +20,8 @@ import pytest
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from gepad.feedback.validation import InvalidArgument, validate_event
+from gepad.errors import InvalidArgument
+from gepad.feedback.validation import validate_event
 from gepad.identity import example_id, split_of
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
