@@ -63,10 +63,10 @@ async def run_daemon(
         debounce_seconds=settings.evolve_debounce_seconds, is_pinned=prompts.is_pinned,
     )
     servicer = GepadServicer(
-        store=store, programs=programs, prompts=prompts, auth=Authenticator(settings.tokens),
-        evolution=rounds, on_feedback=scheduler.on_feedback,
+        store=store, programs=programs, prompts=prompts, evolution=rounds,
+        on_feedback=scheduler.on_feedback,
     )
-    server = GrpcServer(servicer, settings)
+    server = GrpcServer(servicer, Authenticator(settings.tokens), settings)
     server.bind()
     try:
         async with anyio.create_task_group() as tg:

@@ -28,10 +28,13 @@ class Principal:
         return "admin" if self.user is None else f"user:{self.user}"
 
     def require_user(self, user_id: str) -> None:
-        if self.user is not None and self.user != user_id:
+        if not self.can_reach(user_id):
             raise PermissionDenied(
                 f"this token is scoped to user {self.user!r} and cannot reach user {user_id!r}"
             )
+
+    def can_reach(self, user_id: str) -> bool:
+        return self.user is None or self.user == user_id
 
     def require_admin(self, what: str) -> None:
         if self.user is not None:

@@ -1,4 +1,5 @@
-"""Registering the servicer with gRPC, with the two things grpcio does not do for us:
+"""Registering the servicer with gRPC: every call authenticated and checked against its access
+rule (`access.py`) before the servicer sees it, and two things grpcio does not do for us:
 
 * A request that does not parse (invalid UTF-8 in a string field, say) is INVALID_ARGUMENT naming
   the message, not grpcio's INTERNAL "Exception deserializing request".
@@ -17,6 +18,8 @@ import grpc
 from google.protobuf.message import DecodeError, Message
 
 from gepad.errors import InvalidArgument
+from gepad.rpc.access import RULES, authorize
+from gepad.rpc.auth import Authenticator
 from gepad.rpc.status import status_of
 from gepad.v1 import gepad_pb2 as pb
 
@@ -56,11 +59,18 @@ def _check(request: object) -> None:
         raise InvalidArgument(request.type_name, f"request does not parse: {request.reason}")
 
 
-def _unary(method: Callable[[Any, Context], Awaitable[Any]]) -> Callable[..., Any]:
+Call = Callable[[Any, Context], Any]
+
+
+def _unary(name: str, method: Callable[..., Awaitable[Any]], auth: Authenticator) -> Call:
+    rule = RULES[name]
+
     async def handle(request: Any, context: Context) -> Any:
         try:
+            caller = auth.principal(context)
             _check(request)
-            return await method(request, context)
+            authorize(name, rule, caller, request)
+            return await method(request, caller)
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
@@ -69,11 +79,17 @@ def _unary(method: Callable[[Any, Context], Awaitable[Any]]) -> Callable[..., An
     return handle
 
 
-def _server_stream(method: Callable[[Any, Context], AsyncIterator[Any]]) -> Callable[..., Any]:
+def _server_stream(
+    name: str, method: Callable[..., AsyncIterator[Any]], auth: Authenticator
+) -> Call:
+    rule = RULES[name]
+
     async def handle(request: Any, context: Context) -> AsyncIterator[Any]:
         try:
+            caller = auth.principal(context)
             _check(request)
-            async for item in method(request, context):
+            authorize(name, rule, caller, request)
+            async for item in method(request, caller):
                 yield item
         except grpc.aio.AbortError:
             raise
@@ -83,7 +99,9 @@ def _server_stream(method: Callable[[Any, Context], AsyncIterator[Any]]) -> Call
     return handle
 
 
-def _client_stream(method: Callable[[Any, Context], Awaitable[Any]]) -> Callable[..., Any]:
+def _client_stream(name: str, method: Callable[..., Awaitable[Any]], auth: Authenticator) -> Call:
+    rule = RULES[name]
+
     async def handle(requests: AsyncIterator[Any], context: Context) -> Any:
         async def checked() -> AsyncIterator[Any]:
             async for item in requests:
@@ -91,7 +109,9 @@ def _client_stream(method: Callable[[Any, Context], Awaitable[Any]]) -> Callable
                 yield item
 
         try:
-            return await method(checked(), context)
+            caller = auth.principal(context)
+            authorize(name, rule, caller, None)
+            return await method(checked(), caller)
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
@@ -100,10 +120,15 @@ def _client_stream(method: Callable[[Any, Context], Awaitable[Any]]) -> Callable
     return handle
 
 
-def generic_handler(servicer: object) -> grpc.GenericRpcHandler[Any, Any]:
+def generic_handler(servicer: object, auth: Authenticator) -> grpc.GenericRpcHandler[Any, Any]:
     """One handler per method of gepad.v1.Gepad, taken from the proto descriptor so that a
-    method added to the proto and not to the servicer fails loudly at start-up."""
+    method added to the proto and not to the servicer, or without an access rule, fails loudly
+    at start-up. Each handler authenticates the caller and applies the RPC's rule before the
+    servicer method runs; the method gets the request and the caller's `Principal`."""
     service = pb.DESCRIPTOR.services_by_name["Gepad"]
+    missing = [m.name for m in service.methods if m.name not in RULES]
+    if missing:
+        raise RuntimeError(f"no access rule for {', '.join(missing)} in gepad/rpc/access.py")
     handlers = {}
     for method in service.methods:
         impl = getattr(servicer, method.name)
@@ -115,12 +140,14 @@ def generic_handler(servicer: object) -> grpc.GenericRpcHandler[Any, Any]:
         }
         if method.client_streaming:
             handlers[method.name] = grpc.stream_unary_rpc_method_handler(
-                _client_stream(impl), **kwargs
+                _client_stream(method.name, impl, auth), **kwargs
             )
         elif method.server_streaming:
             handlers[method.name] = grpc.unary_stream_rpc_method_handler(
-                _server_stream(impl), **kwargs
+                _server_stream(method.name, impl, auth), **kwargs
             )
         else:
-            handlers[method.name] = grpc.unary_unary_rpc_method_handler(_unary(impl), **kwargs)
+            handlers[method.name] = grpc.unary_unary_rpc_method_handler(
+                _unary(method.name, impl, auth), **kwargs
+            )
     return grpc.method_handlers_generic_handler(service.full_name, handlers)

@@ -13,6 +13,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from gepad.config import Settings
+from gepad.rpc.auth import Authenticator
 from gepad.rpc.handlers import generic_handler
 from gepad.v1 import gepad_pb2 as pb
 
@@ -43,7 +44,7 @@ def _clear_stale_socket(path: Path) -> None:
 
 
 class GrpcServer:
-    def __init__(self, servicer: object, settings: Settings) -> None:
+    def __init__(self, servicer: object, auth: Authenticator, settings: Settings) -> None:
         limit = settings.max_message_bytes
         self.settings = settings
         self.server = grpc.aio.server(
@@ -53,7 +54,7 @@ class GrpcServer:
                 ("grpc.so_reuseport", 0),
             ]
         )
-        self.server.add_generic_rpc_handlers((generic_handler(servicer),))
+        self.server.add_generic_rpc_handlers((generic_handler(servicer, auth),))
         self.health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(

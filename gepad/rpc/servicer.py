@@ -21,7 +21,7 @@ from gepad.feedback.validation import (
     validate_event,
 )
 from gepad.programs import ProgramRegistry, validate_program
-from gepad.rpc.auth import Authenticator, Principal
+from gepad.rpc.auth import Principal
 from gepad.serving.prompts import ServedPrompts
 from gepad.store.ingest import IngestResult
 from gepad.store.lineage import CandidateRecord
@@ -68,7 +68,6 @@ class GepadServicer:
         store: Store,
         programs: ProgramRegistry,
         prompts: ServedPrompts,
-        auth: Authenticator,
         evolution: EvolutionService | None = None,
         on_feedback: Callable[[str, str, int], None] | None = None,
         clock: Callable[[], float] = time.time,
@@ -76,7 +75,6 @@ class GepadServicer:
         self._store = store
         self._programs = programs
         self._prompts = prompts
-        self._auth = auth
         self._evolution = evolution
         self._on_feedback = on_feedback
         self._clock = clock
@@ -90,14 +88,12 @@ class GepadServicer:
             raise NotFound(f"program {program!r} does not exist; register it with UpsertProgram")
         return seed
 
-    def _user_program(
-        self, context: Context, user_id: str, program: str
-    ) -> tuple[Principal, CandidateRecord]:
-        principal = self._auth.principal(context)
+    def _user_program(self, user_id: str, program: str) -> CandidateRecord:
+        """The program's seed, after checking the names (the caller's reach to ``user_id`` is
+        checked before any handler runs: access.py)."""
         check_id("user_id", user_id)
         check_program_name("program", program)
-        principal.require_user(user_id)
-        return principal, self._seed(program)
+        return self._seed(program)
 
     def _require_evolution(self) -> EvolutionService:
         if self._evolution is None:
@@ -107,9 +103,8 @@ class GepadServicer:
     # ------------------------------------------------------------------ programs
 
     async def UpsertProgram(
-        self, request: pb.UpsertProgramRequest, context: Context
+        self, request: pb.UpsertProgramRequest, caller: Principal
     ) -> pb.UpsertProgramResponse:
-        self._auth.principal(context).require_admin("UpsertProgram")
         program = validate_program(request.program)
         async with self._program_lock:
             old = self._programs.get(program.name)
@@ -123,8 +118,7 @@ class GepadServicer:
         self._prompts.program_changed(program.name)
         return pb.UpsertProgramResponse(program=program, created=old is None)
 
-    async def GetProgram(self, request: pb.GetProgramRequest, context: Context) -> pb.Program:
-        self._auth.principal(context)
+    async def GetProgram(self, request: pb.GetProgramRequest, caller: Principal) -> pb.Program:
         check_program_name("name", request.name)
         program = self._programs.get(request.name)
         if program is None:
@@ -132,21 +126,19 @@ class GepadServicer:
         return program
 
     async def ListPrograms(
-        self, request: pb.ListProgramsRequest, context: Context
+        self, request: pb.ListProgramsRequest, caller: Principal
     ) -> pb.ListProgramsResponse:
-        self._auth.principal(context)
         return pb.ListProgramsResponse(programs=self._programs.all())
 
     # ------------------------------------------------------------------ feedback
 
     async def RecordFeedback(
-        self, request: pb.RecordFeedbackRequest, context: Context
+        self, request: pb.RecordFeedbackRequest, caller: Principal
     ) -> pb.RecordFeedbackResponse:
-        principal = self._auth.principal(context)
         if not request.HasField("event"):
             raise InvalidArgument("event", "is required")
         event = validate_event(request.event, now=self._clock())
-        principal.require_user(event.user_id)
+        caller.require_user(event.user_id)
         self._seed(event.program)
         (result,) = await self._store.record_events(
             [event], self._seed, self._prompts.publish
@@ -157,9 +149,8 @@ class GepadServicer:
         )
 
     async def StreamFeedback(
-        self, requests: AsyncIterator[pb.FeedbackEvent], context: Context
+        self, requests: AsyncIterator[pb.FeedbackEvent], caller: Principal
     ) -> pb.StreamFeedbackResponse:
-        principal = self._auth.principal(context)
         events = []
         index = 0
         async for message in requests:
@@ -169,7 +160,7 @@ class GepadServicer:
                 )
             try:
                 event = validate_event(message, now=self._clock())
-                principal.require_user(event.user_id)
+                caller.require_user(event.user_id)
                 self._seed(event.program)
             except InvalidArgument as exc:
                 raise InvalidArgument(
@@ -196,25 +187,25 @@ class GepadServicer:
 
     # ------------------------------------------------------------------ serving
 
-    async def GetPrompt(self, request: pb.GetPromptRequest, context: Context) -> pb.Prompt:
-        self._user_program(context, request.user_id, request.program)
+    async def GetPrompt(self, request: pb.GetPromptRequest, caller: Principal) -> pb.Prompt:
+        self._user_program(request.user_id, request.program)
         prompt = self._prompts.get(request.user_id, request.program)
         assert prompt is not None  # the program exists: _user_program checked
         return prompt
 
     async def WatchPrompt(
-        self, request: pb.WatchPromptRequest, context: Context
+        self, request: pb.WatchPromptRequest, caller: Principal
     ) -> AsyncIterator[pb.Prompt]:
-        self._user_program(context, request.user_id, request.program)
+        self._user_program(request.user_id, request.program)
         async for prompt in self._prompts.watch(request.user_id, request.program):
             yield prompt
 
     # ------------------------------------------------------------------ lineage
 
     async def ListLineage(
-        self, request: pb.ListLineageRequest, context: Context
+        self, request: pb.ListLineageRequest, caller: Principal
     ) -> pb.ListLineageResponse:
-        _, seed = self._user_program(context, request.user_id, request.program)
+        seed = self._user_program(request.user_id, request.program)
         lineage = await self._store.lineage(request.user_id, request.program)
         candidates = lineage.candidates
         on_seed = lineage.served is None
@@ -235,8 +226,8 @@ class GepadServicer:
             item.at.FromNanoseconds(int(change.at * 1e9))
         return response
 
-    async def Rollback(self, request: pb.RollbackRequest, context: Context) -> pb.Prompt:
-        principal, seed = self._user_program(context, request.user_id, request.program)
+    async def Rollback(self, request: pb.RollbackRequest, caller: Principal) -> pb.Prompt:
+        seed = self._user_program(request.user_id, request.program)
         check_id("candidate_id", request.candidate_id)
         if len(request.note) > 1024:
             raise InvalidArgument("note", "at most 1024 characters")
@@ -247,19 +238,19 @@ class GepadServicer:
         await self._store.serve(
             user_id=request.user_id, program=request.program,
             candidate=request.candidate_id, pinned=True, reason="rollback",
-            actor=principal.actor, note=request.note, seed=seed,
+            actor=caller.actor, note=request.note, seed=seed,
             publish=self._prompts.publish,
         )
         return self._served(request.user_id, request.program)
 
-    async def Unpin(self, request: pb.UnpinRequest, context: Context) -> pb.Prompt:
-        principal, seed = self._user_program(context, request.user_id, request.program)
+    async def Unpin(self, request: pb.UnpinRequest, caller: Principal) -> pb.Prompt:
+        seed = self._user_program(request.user_id, request.program)
         current = self._served(request.user_id, request.program)
         if not current.pinned:
             return current
         await self._store.serve(
             user_id=request.user_id, program=request.program, candidate=current.candidate_id,
-            pinned=False, reason="unpin", actor=principal.actor, note="", seed=seed,
+            pinned=False, reason="unpin", actor=caller.actor, note="", seed=seed,
             publish=self._prompts.publish,
         )
         return self._served(request.user_id, request.program)
@@ -271,27 +262,26 @@ class GepadServicer:
 
     # ------------------------------------------------------------------ evolution
 
-    async def Evolve(self, request: pb.EvolveRequest, context: Context) -> pb.EvolveResponse:
-        principal, _ = self._user_program(context, request.user_id, request.program)
+    async def Evolve(self, request: pb.EvolveRequest, caller: Principal) -> pb.EvolveResponse:
+        self._user_program(request.user_id, request.program)
         if request.max_iterations < 0:
             raise InvalidArgument("max_iterations", "must not be negative")
-        run_id = await self._require_evolution().evolve(request, principal.actor)
+        run_id = await self._require_evolution().evolve(request, caller.actor)
         return pb.EvolveResponse(run_id=run_id)
 
-    async def _run(self, context: Context, run_id: str) -> pb.Run:
-        principal = self._auth.principal(context)
+    async def _run(self, caller: Principal, run_id: str) -> pb.Run:
         check_id("run_id", run_id)
         run = await self._require_evolution().get_run(run_id)
-        if run is None or (principal.user is not None and principal.user != run.user_id):
+        if run is None or not caller.can_reach(run.user_id):
             # Another user's run is reported as missing: its id says nothing to this caller.
             raise NotFound(f"run {run_id!r} does not exist")
         return run
 
-    async def GetRun(self, request: pb.GetRunRequest, context: Context) -> pb.Run:
-        return await self._run(context, request.run_id)
+    async def GetRun(self, request: pb.GetRunRequest, caller: Principal) -> pb.Run:
+        return await self._run(caller, request.run_id)
 
-    async def ListRuns(self, request: pb.ListRunsRequest, context: Context) -> pb.ListRunsResponse:
-        self._user_program(context, request.user_id, request.program)
+    async def ListRuns(self, request: pb.ListRunsRequest, caller: Principal) -> pb.ListRunsResponse:
+        self._user_program(request.user_id, request.program)
         if not 0 <= request.limit <= 1000:
             raise InvalidArgument("limit", "must be within 0..1000 (0 = 20)")
         runs = await self._require_evolution().list_runs(
@@ -300,15 +290,15 @@ class GepadServicer:
         return pb.ListRunsResponse(runs=runs)
 
     async def WatchRun(
-        self, request: pb.WatchRunRequest, context: Context
+        self, request: pb.WatchRunRequest, caller: Principal
     ) -> AsyncIterator[pb.RunProgress]:
-        await self._run(context, request.run_id)
+        await self._run(caller, request.run_id)
         async for progress in self._require_evolution().watch_run(request.run_id):
             yield progress
 
     async def GetFrontier(
-        self, request: pb.GetFrontierRequest, context: Context
+        self, request: pb.GetFrontierRequest, caller: Principal
     ) -> pb.GetFrontierResponse:
-        self._user_program(context, request.user_id, request.program)
+        self._user_program(request.user_id, request.program)
         return await self._require_evolution().frontier(request.user_id, request.program)
 

@@ -12,10 +12,13 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import grpc
 import pytest
 
+from gepad.rpc import access, handlers
+from gepad.rpc.auth import Authenticator
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
 from tests.conftest import DaemonThread, RunningDaemon, make_settings, short_tempdir
@@ -204,3 +207,12 @@ def test_tcp_without_a_valid_token_is_unauthenticated(world: World, method: str)
 @pytest.mark.parametrize("method", sorted(RULES))
 def test_an_admin_token_reaches_every_users_data(world: World, method: str) -> None:
     assert world.code_of(method, world.daemon.admin_token) == grpc.StatusCode.OK
+
+
+def test_an_rpc_without_an_access_rule_stops_the_daemon_at_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delitem(access.RULES, "Rollback")
+    servicer = SimpleNamespace(**{m: None for m in access.RULES} | {"Rollback": None})
+    with pytest.raises(RuntimeError, match=r"^no access rule for Rollback in gepad/rpc/access.py$"):
+        handlers.generic_handler(servicer, Authenticator(()))

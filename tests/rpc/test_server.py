@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from gepad.rpc.auth import Authenticator
 from gepad.rpc.server import GrpcServer
 from gepad.v1 import gepad_pb2 as pb
 from tests.conftest import make_settings, short_tempdir
@@ -37,7 +38,7 @@ async def test_the_socket_and_its_directory_are_owner_only_from_the_start(
     settings = make_settings(root, tcp=False)
     methods = pb.DESCRIPTOR.services_by_name["Gepad"].methods
     servicer = SimpleNamespace(**{m.name: None for m in methods})
-    server = GrpcServer(servicer, settings)  # grpc.aio needs the running loop
+    server = GrpcServer(servicer, Authenticator(()), settings)  # needs the running loop
     server.bind()  # grpc creates the socket file here, before the server starts
     try:
         assert _mode(settings.runtime_dir) == 0o700
