@@ -200,7 +200,7 @@ def _pipeline(events: int, per_txn: int, root: Path) -> float:
             for lo in range(0, events, per_txn):
                 batch = [validate_event(pb.FeedbackEvent.FromString(b), now=time.time())
                          for b in bodies[lo:lo + per_txn]]
-                await store.record_events(batch, lambda _name: seed, lambda _state: None)
+                await store.record_events(batch, lambda _name: seed)
             seconds = time.perf_counter() - start
             writer.close()
         return seconds

@@ -50,6 +50,7 @@ async def run_daemon(
                                for row in store.load_programs())
     prompts = ServedPrompts(programs.seed)
     prompts.load(store.load_served())
+    store.served_changes.subscribe(prompts.publish)
     # Everything loaded so far lives as long as the daemon: move it out of the collector's reach,
     # so a later full collection does not walk 100k served prompts while answering calls.
     gc.collect()

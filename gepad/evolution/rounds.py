@@ -353,7 +353,7 @@ class RoundManager:
         changed = await self._store.serve(
             user_id=run.user_id, program=run.program, candidate=decision.candidate_id,
             pinned=False, reason="promotion", actor=f"engine:{run.run_id}", note=why, seed=seed,
-            publish=self._prompts.publish, unless_pinned=True,
+            unless_pinned=True,
         )
         if changed is None:
             run.message = "not promoted: the prompt was pinned while the round ran"

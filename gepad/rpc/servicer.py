@@ -141,7 +141,7 @@ class GepadServicer:
         caller.require_user(event.user_id)
         self._seed(event.program)
         (result,) = await self._store.record_events(
-            [event], self._seed, self._prompts.publish
+            [event], self._seed
         )
         self._notify([event], [result])
         return pb.RecordFeedbackResponse(
@@ -171,7 +171,7 @@ class GepadServicer:
             index += 1
         if not events:
             return pb.StreamFeedbackResponse()
-        results = await self._store.record_events(events, self._seed, self._prompts.publish)
+        results = await self._store.record_events(events, self._seed)
         self._notify(events, results)
         duplicates = sum(r.duplicate for r in results)
         return pb.StreamFeedbackResponse(stored=len(results) - duplicates, duplicates=duplicates)
@@ -239,7 +239,6 @@ class GepadServicer:
             user_id=request.user_id, program=request.program,
             candidate=request.candidate_id, pinned=True, reason="rollback",
             actor=caller.actor, note=request.note, seed=seed,
-            publish=self._prompts.publish,
         )
         return self._served(request.user_id, request.program)
 
@@ -251,7 +250,6 @@ class GepadServicer:
         await self._store.serve(
             user_id=request.user_id, program=request.program, candidate=current.candidate_id,
             pinned=False, reason="unpin", actor=caller.actor, note="", seed=seed,
-            publish=self._prompts.publish,
         )
         return self._served(request.user_id, request.program)
 

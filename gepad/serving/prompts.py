@@ -1,7 +1,7 @@
 """What each user is served, held in memory, and the watchers waiting for it to change.
 
 GetPrompt is the hot path of every client, so it is a dict lookup returning a ready message: no
-database read, no allocation beyond gRPC's own. The store publishes here after each commit.
+database read, no allocation beyond gRPC's own. It subscribes to the store's served changes.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ which WAL lets run beside the writer.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,9 +36,10 @@ from gepad.store.lineage import (
 from gepad.store.tables import ProgramRow
 from gepad.store.writer import Writer
 
-__all__ = ["Lineage", "Store"]
+__all__ = ["Lineage", "ServedChanges", "Store"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -47,10 +49,34 @@ class Lineage:
     changes: list[ServedChange]
 
 
+class ServedChanges:
+    """Everyone who must know that a user's served prompt changed (serving, later the adapters'
+    delivery): each subscriber is called after the change is committed, in commit order."""
+
+    def __init__(self) -> None:
+        self._subscribers: list[Callable[[ServedState], None]] = []
+
+    def subscribe(self, subscriber: Callable[[ServedState], None]) -> None:
+        self._subscribers.append(subscriber)
+
+    def __call__(self, state: ServedState) -> None:
+        for subscriber in self._subscribers:
+            try:
+                subscriber(state)
+            except Exception:  # one subscriber's fault must not hide the change from the rest
+                log.exception("a served-prompt subscriber failed on %s/%s", state.user_id,
+                              state.program)
+
+
 class Store:
-    def __init__(self, path: Path, writer: Writer) -> None:
+    """The daemon's SQLite database: every write through the one `Writer`, reads on their own
+    connections, and `served_changes` told of each committed change to what a user is served."""
+
+    def __init__(self, path: Path, writer: Writer, clock: Callable[[], float] = time.time) -> None:
         self.path = path
         self.writer = writer
+        self.served_changes = ServedChanges()
+        self._clock = clock
         self._engine = open_reader_engine(path)
         self._readers = anyio.CapacityLimiter(4)
 
@@ -120,10 +146,9 @@ class Store:
         self,
         events: Sequence[NewEvent],
         seeds: Callable[[str], CandidateRecord],
-        publish: Callable[[ServedState], None],
     ) -> list[IngestResult]:
         """Store events in one transaction. A new PROMPT_EDIT also becomes a human_edit node
-        (child of what the user is served) and is served; ``publish`` sees that after commit."""
+        (child of what the user is served) and is served: `served_changes` after commit."""
 
         def op(conn: sqlite3.Connection) -> tuple[list[IngestResult], list[ServedState]]:
             results = insert_events(conn, events)
@@ -136,7 +161,7 @@ class Store:
 
         def after(outcome: tuple[list[IngestResult], list[ServedState]]) -> None:
             for state in outcome[1]:
-                publish(state)
+                self.served_changes(state)
 
         results, _ = await self.writer.submit(op, after_commit=after)
         return results
@@ -174,7 +199,6 @@ class Store:
         actor: str,
         note: str,
         seed: CandidateRecord,
-        publish: Callable[[ServedState], None],
         unless_pinned: bool = False,
     ) -> ServedState | None:
         """Point the served prompt at an existing lineage node (rollback, unpin, promotion).
@@ -191,11 +215,11 @@ class Store:
                     return None
             return set_served(
                 conn, user_id=user_id, program=program, candidate_id=candidate, pinned=pinned,
-                reason=reason, actor=actor, note=note, at=time.time(), seed=seed,
+                reason=reason, actor=actor, note=note, at=self._clock(), seed=seed,
             )
 
         def after(state: ServedState | None) -> None:
             if state is not None:
-                publish(state)
+                self.served_changes(state)
 
         return await self.writer.submit(op, after_commit=after)

@@ -86,7 +86,7 @@ async def test_nightly_starts_rounds_only_for_users_with_new_feedback(tmp_path: 
         seed = programs.seed("bot")
         assert seed is not None
         events = [validate_event(event(u, n)) for u in ("ann", "ben") for n in range(2)]
-        await store.record_events(events, lambda _: seed, lambda _: None)
+        await store.record_events(events, lambda _: seed)
         assert await scheduler.nightly() == ["run-1", "run-2"]
         assert sorted(evolver.calls) == [("ann", "bot", "schedule"), ("ben", "bot", "schedule")]
 
