@@ -62,11 +62,15 @@ def test_a_stored_event_id_is_a_duplicate_and_changes_nothing(conn: sqlite3.Conn
     assert results == [IngestResult("e1", original.example_id, duplicate=True)]
     assert (rows(conn, "SELECT * FROM examples"), rows(conn, "SELECT * FROM feedback_events")) \
         == before
+    # A duplicate in a batch does not stop the events after it.
+    again, fresh = insert_events(conn, [event("e1"), event("e2", at=400.0)])
+    assert (again.duplicate, fresh.duplicate) == (True, False)
+    assert rows(conn, "SELECT count(*) FROM feedback_events") == [(2,)]
     # Event ids are per user: bob's e1 is a new event.
     (bobs,) = insert_events(conn, [event("e1", user="bob")])
     assert not bobs.duplicate
     assert rows(conn, "SELECT user_id, event_count FROM examples ORDER BY user_id") == [
-        ("alice", 1), ("bob", 1)]
+        ("alice", 1), ("alice", 1), ("bob", 1)]
 
 
 def test_a_prompt_edit_is_logged_without_an_example(conn: sqlite3.Connection) -> None:

@@ -166,3 +166,60 @@ async def test_writes_are_not_starved_by_a_busy_thread_pool(tmp_path: Path) -> N
             assert await writer.submit(_insert("through")) == "through"
             release.set()
             writer.close()
+
+
+async def test_a_batch_whose_transaction_fails_is_rolled_back_whole_and_the_writer_goes_on(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    db = tmp_path / "db.sqlite3"
+    writer = Writer(connect_writer(db))
+    results: dict[str, object] = {}
+    hooked: list[object] = []
+
+    def sabotage(conn: sqlite3.Connection) -> None:
+        _insert("b")(conn)  # type: ignore[operator]
+        conn.execute("RELEASE op")  # the writer's own RELEASE then fails: the batch cannot commit
+
+    async def submit(name: str, op: object) -> None:
+        try:
+            results[name] = await writer.submit(op, after_commit=hooked.append)  # type: ignore[arg-type]
+        except sqlite3.Error as exc:
+            results[name] = exc
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(submit, "a", _insert("a"))
+        tg.start_soon(submit, "b", sabotage)
+        await anyio.sleep(0.01)  # both queued: one batch
+        await tg.start(writer.run)
+        await anyio.sleep(0.1)
+        assert await writer.submit(_insert("c")) == "c"  # the writer is not stuck in the failure
+        writer.close()
+    assert all(isinstance(r, sqlite3.OperationalError) for r in results.values()), results
+    assert hooked == []  # nothing was committed, so nothing is announced
+    assert _names(db) == ["c"]
+    assert caplog.messages == [
+        "write batch of 2 failed and was rolled back: no such savepoint: op"]
+
+
+async def test_a_failing_after_commit_hook_is_logged_and_changes_nothing_else(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture,
+) -> None:
+    writer = Writer(connect_writer(tmp_path / "db.sqlite3"))
+    hooked: list[object] = []
+
+    def broken(result: object) -> None:
+        raise RuntimeError("subscriber bug")
+
+    def failing(conn: sqlite3.Connection) -> None:
+        raise ValueError("bad write")
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        assert await writer.submit(_insert("a"), after_commit=broken) == "a"  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="bad write"):
+            await writer.submit(failing, after_commit=hooked.append)
+        assert await writer.submit(_insert("b"), after_commit=hooked.append) == "b"  # type: ignore[arg-type]
+        writer.close()
+    assert hooked == ["b"]  # a failed write's hook never runs
+    assert caplog.messages == ["after-commit hook failed"]
+    assert _names(tmp_path / "db.sqlite3") == ["a", "b"]
