@@ -47,7 +47,7 @@ ADMIN_TOKEN = "bench-admin-token"
 # composition root. Used unless ``--cli`` asks for the installed ``gepad serve`` entry point.
 _DIRECT = (
     "import logging, anyio\n"
-    "from gepad.config import load_settings\n"
+    "from gepad.settings import load_settings\n"
     "from gepad.daemon import run_daemon\n"
     "logging.basicConfig(level=logging.WARNING)\n"
     "anyio.run(run_daemon, load_settings())\n"

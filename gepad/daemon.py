@@ -11,14 +11,14 @@ from collections.abc import Callable
 
 import anyio
 
-from gepad.config import Settings
-from gepad.evolution import EvolutionScheduler, LiteLLMSeams, RoundManager
 from gepad.programs import ProgramRegistry
+from gepad.rounds import EvolutionScheduler, LiteLLMSeams, RoundManager
 from gepad.rpc.auth import Authenticator
 from gepad.rpc.server import GrpcServer
 from gepad.rpc.servicer import GepadServicer
 from gepad.sdnotify import Notifier
 from gepad.serving.prompts import ServedPrompts
+from gepad.settings import Settings
 from gepad.store.database import connect_writer
 from gepad.store.repository import Store
 from gepad.store.writer import Writer

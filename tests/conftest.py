@@ -15,8 +15,8 @@ import anyio
 import anyio.from_thread
 import pytest
 
-from gepad.config import Settings, TokenGrant, hash_token
 from gepad.daemon import run_daemon
+from gepad.settings import Settings, TokenGrant, hash_token
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from gepad.cli.output import Output
 from gepad.client import Client
 from gepad.client.connection import normalize_target
-from gepad.config import Settings, load_settings
+from gepad.settings import Settings, load_settings
 
 __all__ = ["Invocation", "ResolvedTarget"]
 

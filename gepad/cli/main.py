@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 
 from gepad.cli.arguments import add_connection_options
-from gepad.cli.commands import demo, evolution, feedback, lineage, programs, prompts, serve
+from gepad.cli.commands import demo, feedback, lineage, programs, prompts, rounds, serve
 from gepad.cli.exit_codes import CommandError, ExitCode
 from gepad.cli.invocation import Invocation
-from gepad.client.errors import DeadlineExceeded, GepadError, Unavailable, Unimplemented
-from gepad.config import ConfigError
+from gepad.client.status_errors import DeadlineExceeded, GepadError, Unavailable, Unimplemented
+from gepad.settings import ConfigError
 
 __all__ = ["build_parser", "main"]
 
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_connection_options(common, defaults=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (serve, feedback, prompts, lineage, programs, evolution, demo):
+    for module in (serve, feedback, prompts, lineage, programs, rounds, demo):
         module.register(sub, [common])
     return parser
 

@@ -3,7 +3,8 @@
 from gepad.client.async_client import AsyncClient
 from gepad.client.cache import CachedPrompt, Fallback, Freshness, PromptCache, fallback_prompt
 from gepad.client.connection import DEFAULT_TIMEOUT, Connection, normalize_target
-from gepad.client.errors import (
+from gepad.client.events import FeedbackFields, event_from_mapping, feedback_event
+from gepad.client.status_errors import (
     AlreadyExists,
     Cancelled,
     DeadlineExceeded,
@@ -18,7 +19,6 @@ from gepad.client.errors import (
     Unimplemented,
     Unreachable,
 )
-from gepad.client.events import FeedbackFields, event_from_mapping, feedback_event
 from gepad.client.sync_client import Client
 
 __all__ = [

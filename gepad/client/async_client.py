@@ -17,8 +17,8 @@ from gepad.client.backoff import Backoff
 from gepad.client.base import BaseClient, PromptWatch
 from gepad.client.cache import Fallback, PromptCache
 from gepad.client.connection import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT
-from gepad.client.errors import from_rpc_error
 from gepad.client.events import EventLike, FeedbackFields, as_event
+from gepad.client.status_errors import from_rpc_error
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1.gepad_pb2_grpc import GepadStub
 

@@ -15,8 +15,8 @@ from gepad.client.connection import (
     normalize_target,
     target_for_settings,
 )
-from gepad.client.errors import GepadError, Unreachable
-from gepad.config import Settings
+from gepad.client.status_errors import GepadError, Unreachable
+from gepad.settings import Settings
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["BaseClient", "PromptWatch"]

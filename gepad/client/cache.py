@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gepad.client.errors import Unreachable
+from gepad.client.status_errors import Unreachable
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = [

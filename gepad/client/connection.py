@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gepad.config import Settings
+from gepad.settings import Settings
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_BYTES",

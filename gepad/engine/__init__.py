@@ -3,7 +3,6 @@
 from .budget import Budget, Ledger, Reservation, Spend
 from .config import EngineConfig, FrontierKind
 from .dataset import Dataset
-from .evolution import Action, Event, StepResult, catch_up, step
 from .frontier import FrontierEntry, best_by_val, frontier_of, frontier_report
 from .memory import (
     FunctionEvaluator,
@@ -44,6 +43,7 @@ from .seams import (
     Verdict,
 )
 from .state import EngineState, MergeState, add_candidates, new_round
+from .step import Action, Event, StepResult, catch_up, step
 
 __all__ = [
     "Action",

@@ -33,6 +33,11 @@ class MergeState:
 
 @dataclass(frozen=True)
 class EngineState:
+    """Everything a search has learned and must carry to its next step (and across a restart):
+    the candidate pool and its val scores, the sampler's and RNG's positions, merge bookkeeping,
+    what is owed a val evaluation, and this round's counters. Immutable: a step returns a new
+    one."""
+
     candidates: tuple[Candidate, ...]
     scores: ScoreMatrix
     rng_state: Mapping[str, Any]

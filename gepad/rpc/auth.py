@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import grpc
 
-from gepad.config import TokenGrant, hash_token
 from gepad.errors import PermissionDenied, Unauthenticated
+from gepad.settings import TokenGrant, hash_token
 
 __all__ = ["Authenticator", "Principal"]
 

@@ -12,9 +12,9 @@ from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from gepad.config import Settings
 from gepad.rpc.auth import Authenticator
 from gepad.rpc.handlers import generic_handler
+from gepad.settings import Settings
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["SERVICE_NAME", "GrpcServer", "SocketInUseError"]

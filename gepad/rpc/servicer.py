@@ -62,6 +62,10 @@ def candidate_message(record: CandidateRecord) -> pb.Candidate:
 
 
 class GepadServicer:
+    """The gepad.v1.Gepad methods: each validates its request, asks the part that owns the data
+    (programs, store, served prompts, rounds) and answers; the caller was already authenticated
+    and checked against the RPC's access rule (handlers.py, access.py)."""
+
     def __init__(
         self,
         *,

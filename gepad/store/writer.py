@@ -40,6 +40,9 @@ class _Pending(Generic[T]):
 
 
 class Writer:
+    """The one task that writes: owns the writer connection, batches queued writes into one
+    transaction each (a savepoint per write), and wakes each caller after its batch commits."""
+
     def __init__(self, conn: sqlite3.Connection, *, batch_max: int = 1024) -> None:
         self._conn = conn
         self._batch_max = batch_max

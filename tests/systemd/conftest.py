@@ -20,7 +20,7 @@ from tests.conftest import ADMIN_TOKEN, free_port, short_tempdir
 # here so these tests exercise the daemon and sd_notify, not the command-line parser.
 SERVE = (
     "import logging, anyio\n"
-    "from gepad.config import load_settings\n"
+    "from gepad.settings import load_settings\n"
     "from gepad.daemon import run_daemon\n"
     "logging.basicConfig(level=logging.INFO)\n"
     "anyio.run(run_daemon, load_settings())\n"

@@ -21,7 +21,7 @@ from gepad.cli.invocation import Invocation
 from gepad.cli.output import Output, to_json
 from gepad.cli.views import components_lines, prompt_header
 from gepad.client import AsyncClient, GepadError, Unreachable
-from gepad.config import Settings
+from gepad.settings import Settings
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["DEMO_PROGRAM", "DEMO_USER", "register"]

@@ -11,7 +11,7 @@ import anyio
 from gepad.cli.arguments import Subparsers
 from gepad.cli.exit_codes import CommandError, ExitCode
 from gepad.cli.invocation import Invocation
-from gepad.config import Settings
+from gepad.settings import Settings
 
 __all__ = ["listening_on", "register"]
 

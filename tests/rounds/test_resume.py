@@ -11,7 +11,7 @@ from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
 from tests.conftest import short_tempdir
 from tests.doubles.openai_server import OpenAIDouble
-from tests.evolution.test_rounds import feed, register
+from tests.rounds.test_manager import feed, register
 from tests.test_daemon import DaemonProcess
 
 

@@ -10,7 +10,7 @@ import anyio
 import grpc
 import pytest
 
-import gepad.evolution.rounds as rounds_module
+import gepad.rounds.manager as rounds_module
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
 from tests.conftest import RunningDaemon

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from gepad.config import ConfigError, hash_token, load_settings
+from gepad.settings import ConfigError, hash_token, load_settings
 
 
 def test_defaults_follow_systemd_then_xdg(tmp_path: Path) -> None:

@@ -19,7 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from gepad.programs import ProgramRegistry
-from gepad.store import evolution as rows
+from gepad.store import runs as rows
 from gepad.store.repository import Store
 from gepad.v1 import gepad_pb2 as pb
 

@@ -9,9 +9,9 @@ import anyio
 import grpc
 import pytest
 
-from gepad.evolution.schedule import EvolutionScheduler
 from gepad.feedback.validation import validate_event
 from gepad.programs import ProgramRegistry
+from gepad.rounds.schedule import EvolutionScheduler
 from gepad.store.database import connect_writer
 from gepad.store.repository import Store
 from gepad.store.writer import Writer
@@ -19,7 +19,7 @@ from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
 from tests.conftest import DaemonThread, make_settings
 from tests.doubles.openai_server import OpenAIDouble
-from tests.evolution.test_rounds import feed, register
+from tests.rounds.test_manager import feed, register
 
 
 def test_a_burst_of_feedback_starts_one_round(daemon_root: Path, double: OpenAIDouble) -> None:

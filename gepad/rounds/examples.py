@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 
 from gepad.engine import ChatMessage, Dataset, Example
-from gepad.store.evolution import EventRow, ExampleRecord
+from gepad.store.runs import EventRow, ExampleRecord
 
 __all__ = ["build_dataset"]
 

@@ -39,12 +39,12 @@ from gepad.engine import (
 )
 from gepad.engine.frontier import best_by_val
 from gepad.errors import FailedPrecondition, NotFound
-from gepad.evolution.codec import evaluation_from_json, evaluation_row
-from gepad.evolution.dataset import build_dataset
 from gepad.programs import ProgramRegistry
+from gepad.rounds.evaluations import evaluation_from_json, evaluation_row
+from gepad.rounds.examples import build_dataset
 from gepad.rpc.servicer import candidate_message
 from gepad.serving.prompts import ServedPrompts
-from gepad.store import evolution as rows
+from gepad.store import runs as rows
 from gepad.store.lineage import CandidateRecord
 from gepad.store.repository import Store
 from gepad.v1 import gepad_pb2 as pb
@@ -103,6 +103,10 @@ def _day_start(now: float) -> float:
 
 
 class RoundManager:
+    """Owns every GEPA round of the daemon: starts them (on request or from the scheduler), runs
+    each step against the engine and commits it, gates and promotes the winner, resumes rounds a
+    previous process left unfinished, and reports runs and frontiers to the RPCs."""
+
     def __init__(
         self,
         *,
