@@ -17,9 +17,11 @@ A proposal is rejected when it is
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 from .model import Example
 from .seams import Reply
@@ -58,6 +60,9 @@ class Record:
     scores: dict[str, float]
     aggregate: float
     feedback: str
+    # What the runner reported about how it produced the output (tool calls, finish reason...):
+    # shown to the reflection LM as quoted data.
+    trace: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,10 @@ def _clip(text: str, limit: int) -> str:
     return text[:limit] + f"\n[... {len(text) - limit} more characters omitted]"
 
 
+def _trace_text(trace: Mapping[str, Any]) -> str:
+    return json.dumps(trace, sort_keys=True, ensure_ascii=False, default=str) if trace else ""
+
+
 def build_reflection_prompt(
     component: str, current_text: str, records: Sequence[Record], max_quote_chars: int = 2000
 ) -> str:
@@ -95,6 +104,7 @@ def build_reflection_prompt(
         quoted += [m.content for m in r.example.input]
         quoted += [r.output, r.feedback, r.example.reference or ""]
         quoted += list(r.example.notes) + list(r.example.rejected_outputs)
+        quoted.append(_trace_text(r.trace))
     fence = _fence(quoted)
 
     def block(label: str, text: str) -> str:
@@ -119,6 +129,8 @@ def build_reflection_prompt(
         parts.append(block("assistant output", r.output))
         scores = ", ".join(f"{k}={v:.2f}" for k, v in sorted(r.scores.items()))
         parts.append(f"scores (0..1): {scores or 'none'}; aggregate={r.aggregate:.2f}")
+        if r.trace:
+            parts.append(block("execution trace", _trace_text(r.trace)))
         if r.feedback:
             parts.append(block("evaluator feedback", r.feedback))
         if r.example.reference is not None:

@@ -26,13 +26,16 @@ from .rollouts import Scored, Session, score
 from .sampler import next_minibatch
 from .scores import ScoreMatrix
 from .seams import Reply, Seams
-from .selection import choose_parent
 from .state import EngineState
+from .strategies import Strategies
 
 Event = Literal[
     "accepted", "rejected", "merge", "skipped", "budget_exhausted", "no_data", "catch_up", "error"
 ]
 Action = Literal["reflection", "merge", "catch_up", "none"]
+
+
+DEFAULT_STRATEGIES = Strategies()
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,7 @@ async def step(
     budgets: Sequence[Budget] = (),
     *,
     limiter: anyio.CapacityLimiter | None = None,
+    strategies: Strategies = DEFAULT_STRATEGIES,
 ) -> StepResult:
     """Advances the engine by one unit of work.
 
@@ -195,10 +199,10 @@ async def step(
         missing = "val" if not dataset.val_ids else "train"
         return _result(work, state, session, "no_data", f"no {missing} examples", "none")
     if work.merges.due > 0:
-        merged = await _merge(work, state, dataset, session)
+        merged = await _merge(work, state, dataset, session, strategies)
         if merged is not None:
             return merged
-    return await _reflect(work, state, dataset, session)
+    return await _reflect(work, state, dataset, session, strategies)
 
 
 async def catch_up(
@@ -375,7 +379,7 @@ async def _admit(
 
 
 async def _reflect(
-    work: _Work, state: EngineState, dataset: Dataset, session: Session
+    work: _Work, state: EngineState, dataset: Dataset, session: Session, strategies: Strategies
 ) -> StepResult:
     config = session.config
     front = frontier_of(work.scores, config.frontier)
@@ -384,9 +388,8 @@ async def _reflect(
             work, state, session, "skipped", "no candidate has val scores yet", "reflection"
         )
     rng = work.rng
-    parent = work.candidates[choose_parent(front, rng)]
-    names = sorted(parent.components)
-    component = names[work.cursor % len(names)]
+    parent = work.candidates[strategies.parent.choose(front, rng)]
+    component = strategies.component.choose(parent, work.cursor)
     work.cursor += 1
     batch_ids, work.sampler = next_minibatch(
         work.sampler, dataset.train_ids, config.minibatch_size, rng, dataset.train_set
@@ -414,7 +417,7 @@ async def _reflect(
             "reflection",
         )
     records = [
-        Record(ex, ev.output, dict(ev.scores), ev.aggregate, ev.feedback)
+        Record(ex, ev.output, dict(ev.scores), ev.aggregate, ev.feedback, ev.trace)
         for ex, ev in zip(batch, parent_evals, strict=True)
     ]
     current = parent.components[component]
@@ -444,12 +447,14 @@ async def _reflect(
         return _result(work, state, session, "budget_exhausted", "child rollouts", "reflection")
     if child_scored.failed:
         return _result(work, state, session, "error", "child rollouts failed", "reflection")
-    parent_sum = sum(e.aggregate for e in parent_evals)
-    child_sum = sum(e.aggregate for e in child_scored.results if e is not None)
-    if not child_sum > parent_sum:
+    parent_scores = [e.aggregate for e in parent_evals]
+    child_scores = [e.aggregate for e in child_scored.results if e is not None]
+    parent_sum, child_sum = sum(parent_scores), sum(child_scores)
+    if not strategies.reflection.accepts(parent_scores, child_scores):
         return _result(
             work, state, session, "rejected",
-            f"child {child_sum:.4f} <= parent {parent_sum:.4f} on minibatch {list(batch_ids)}",
+            f"child {child_sum:.4f} vs parent {parent_sum:.4f} on minibatch {list(batch_ids)}: "
+            "not accepted",
             "reflection",
         )
     _, val = await _admit(work, dataset, session, child, schedule_merge=True)
@@ -487,7 +492,7 @@ async def _call_reflection(session: Session, prompt: str) -> Reply | str | None:
 
 
 async def _merge(
-    work: _Work, state: EngineState, dataset: Dataset, session: Session
+    work: _Work, state: EngineState, dataset: Dataset, session: Session, strategies: Strategies
 ) -> StepResult | None:
     """A merge attempt, or None when none is possible (the due merge is then dropped)."""
     config = session.config
@@ -561,15 +566,15 @@ async def _merge(
         return _result(work, state, session, "budget_exhausted", "merge rollouts", "merge")
     if scored.failed:
         return _result(work, state, session, "error", "merge rollouts failed", "merge")
-    sums = [0.0, 0.0, 0.0]
-    for i, evaluation in enumerate(scored.results):
-        assert evaluation is not None
-        sums[i // len(batch)] += evaluation.aggregate
-    left_sum, right_sum, child_sum = sums
-    if child_sum < max(left_sum, right_sum):
+    aggregates = [e.aggregate for e in scored.results if e is not None]
+    n = len(batch)
+    left, right, mine = aggregates[:n], aggregates[n : 2 * n], aggregates[2 * n :]
+    left_sum, right_sum, child_sum = sum(left), sum(right), sum(mine)
+    if not strategies.merge.accepts(left, right, mine):
         return _result(
             work, state, session, "rejected",
-            f"merge {child_sum:.4f} < best parent {max(left_sum, right_sum):.4f}", "merge",
+            f"merge {child_sum:.4f} vs parents {left_sum:.4f}, {right_sum:.4f}: not accepted",
+            "merge",
         )
     _, val = await _admit(work, dataset, session, child, schedule_merge=False)
     detail = f"merge {child.id} of {a} and {b}: minibatch {child_sum:.4f}"
