@@ -91,7 +91,7 @@ async def test_reflection_sees_what_the_runner_reports_about_its_run() -> None:
     lm = ScriptedReflectionLM(world.reflect)
     data = world.dataset()
     s = replace(world.seams(), runner=FunctionRunner(run), reflection=lm)
-    state, _, _ = await world.drive(world.seed_state(), data, s, CFG, (), 2)
+    await world.drive(world.seed_state(), data, s, CFG, (), 2)
     (prompt,) = lm.prompts
     assert ' execution trace]\n{"finish_reason": "length", "tool_calls": ["search(q=\'cats\')"]}' \
         in prompt
