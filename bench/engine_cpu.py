@@ -25,7 +25,6 @@ from gepad.engine import (
     EngineConfig,
     EngineState,
     Example,
-    ManualClock,
     MemoryEvaluationStore,
     Reply,
     RunnerOutput,
@@ -162,7 +161,7 @@ def run_cpu(
             evaluator=judge,  # type: ignore[arg-type]
             reflection=_InstantReflection(word),
             store=MemoryEvaluationStore(),
-            clock=ManualClock(),
+            clock=lambda: 0.0,
         )
 
     rejected, end_state = anyio.run(

@@ -20,7 +20,6 @@ from gepad.engine import (
     EngineConfig,
     EngineState,
     Example,
-    ManualClock,
     MemoryEvaluationStore,
     Reply,
     RunnerOutput,
@@ -126,13 +125,12 @@ class GepadRun:
         self.config = config or EngineConfig(seed=world.seed)
         self.catalog = Catalog()
         self.store = MemoryEvaluationStore()
-        self.clock = ManualClock()
         self.seams = Seams(
             runner=WorldRunner(world, self.catalog),
             evaluator=WorldEvaluator(world, self.catalog),
             reflection=WorldReflection(world),
             store=self.store,
-            clock=self.clock,
+            clock=lambda: 0.0,
         )
         seed = Candidate.create({COMPONENT: seed_prompt})
         self.state_json = EngineState.initial([seed], seed=self.config.seed).to_json()

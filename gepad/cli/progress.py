@@ -7,18 +7,11 @@ import shutil
 from typing import TextIO
 
 from gepad.cli.text import plural
+from gepad.enums import RUN_STATUS
 from gepad.v1 import gepad_pb2 as pb
 
-__all__ = ["RUN_STATUS_NAMES", "ProgressView", "budget_fraction", "event_line", "outcome", "stats"]
+__all__ = ["ProgressView", "budget_fraction", "event_line", "outcome", "stats"]
 
-RUN_STATUS_NAMES = {
-    pb.RUN_STATUS_UNSPECIFIED: "unknown",
-    pb.RUN_STATUS_QUEUED: "queued",
-    pb.RUN_STATUS_RUNNING: "running",
-    pb.RUN_STATUS_SUCCEEDED: "succeeded",
-    pb.RUN_STATUS_FAILED: "failed",
-    pb.RUN_STATUS_CANCELLED: "cancelled",
-}
 
 
 def budget_fraction(run: pb.Run, max_iterations: int = 0) -> float | None:
@@ -62,7 +55,7 @@ def bar_line(progress: pb.RunProgress, width: int, max_iterations: int = 0) -> s
 
 
 def outcome(run: pb.Run, short_id: str = "") -> str:
-    status = RUN_STATUS_NAMES.get(run.status, "unknown")
+    status = RUN_STATUS.get(run.status, "unknown")
     summary = (
         f"run {run.run_id} {status}: {plural(run.iterations, 'iteration')}, "
         f"{run.accepted} accepted, frontier {run.frontier_size}, "

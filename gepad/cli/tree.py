@@ -17,17 +17,11 @@ from collections.abc import Iterable, Sequence
 
 from gepad.cli.table import render_table
 from gepad.cli.text import excerpt, local_time
+from gepad.enums import CANDIDATE_ORIGIN
 from gepad.v1 import gepad_pb2 as pb
 
-__all__ = ["ORIGIN_NAMES", "render_history", "render_lineage", "short_ids"]
+__all__ = ["render_history", "render_lineage", "short_ids"]
 
-ORIGIN_NAMES = {
-    pb.CANDIDATE_ORIGIN_UNSPECIFIED: "?",
-    pb.CANDIDATE_ORIGIN_SEED: "seed",
-    pb.CANDIDATE_ORIGIN_REFLECTION: "reflection",
-    pb.CANDIDATE_ORIGIN_MERGE: "merge",
-    pb.CANDIDATE_ORIGIN_HUMAN_EDIT: "human_edit",
-}
 _SHORT = 8
 
 
@@ -69,7 +63,7 @@ def render_lineage(
     drawn: set[str] = set()
 
     def label(candidate: pb.Candidate, indent: int) -> str:
-        parts = [short[candidate.id], ORIGIN_NAMES.get(candidate.origin, "?")]
+        parts = [short[candidate.id], CANDIDATE_ORIGIN.get(candidate.origin, "?")]
         others = [p for p in candidate.parent_ids[1:] if p != candidate.id]
         if others:
             parts[-1] += " " + " ".join("+" + (short.get(p) or p[:_SHORT]) for p in others)

@@ -7,10 +7,8 @@ from .frontier import FrontierEntry, best_by_val, frontier_of, frontier_report
 from .memory import (
     FunctionEvaluator,
     FunctionRunner,
-    ManualClock,
     MemoryEvaluationStore,
     ScriptedReflectionLM,
-    SystemClock,
 )
 from .merge import MergePlan, eligible_pairs, plan_merge
 from .model import (
@@ -31,7 +29,6 @@ from .reflection import Proposal, Record, build_reflection_prompt, parse_proposa
 from .sampler import SamplerState, next_minibatch
 from .scores import ScoreMatrix
 from .seams import (
-    Clock,
     EvaluationError,
     EvaluationStore,
     Evaluator,
@@ -63,7 +60,6 @@ __all__ = [
     "Budget",
     "Candidate",
     "ChatMessage",
-    "Clock",
     "ComponentChoice",
     "ComponentsInTurn",
     "Dataset",
@@ -82,7 +78,6 @@ __all__ = [
     "FunctionEvaluator",
     "FunctionRunner",
     "Ledger",
-    "ManualClock",
     "MemoryEvaluationStore",
     "MergeAcceptance",
     "MergePlan",
@@ -107,7 +102,6 @@ __all__ = [
     "Split",
     "StepResult",
     "Strategies",
-    "SystemClock",
     "TaskRunner",
     "Usage",
     "Verdict",

@@ -5,7 +5,6 @@ Like httpx's MockTransport: each wraps a plain function or a dict, nothing more.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 from .model import Candidate, EvalKey, Evaluation, Example, Usage
@@ -97,15 +96,3 @@ class ScriptedReflectionLM:
             return reply
         return Reply(text=reply, usage=self._usage, finish_reason="stop")
 
-
-class ManualClock:
-    def __init__(self, start: float = 0.0) -> None:
-        self.value = start
-
-    def now(self) -> float:
-        return self.value
-
-
-class SystemClock:
-    def now(self) -> float:
-        return time.time()

@@ -41,7 +41,7 @@ class Example:
         verdict made against the older version must not be reused, so the fingerprint is part of
         the evaluation key.
         """
-        return _digest(
+        return stable_digest(
             {
                 "input": [[m.role, m.content] for m in self.input],
                 "reference": self.reference,
@@ -55,7 +55,7 @@ class Example:
 
 def content_hash(components: Mapping[str, str]) -> str:
     """Identity of a prompt's text, independent of where it came from."""
-    return _digest(dict(sorted(components.items())))[:32]
+    return stable_digest(dict(sorted(components.items())))[:32]
 
 
 def candidate_id(
@@ -66,7 +66,7 @@ def candidate_id(
     Time is deliberately not an input: a resumed run must produce the same ids as an
     uninterrupted one even though the clock differs.
     """
-    return _digest(
+    return stable_digest(
         {"content": content_hash(components), "parents": list(parent_ids), "origin": origin}
     )[:20]
 
@@ -172,6 +172,7 @@ class Evaluation:
     created_at: float = 0.0
 
 
-def _digest(obj: object) -> str:
+def stable_digest(obj: object) -> str:
+    """SHA-256 of the canonical JSON of ``obj``: the same for equal content, on any machine."""
     blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()

@@ -226,7 +226,7 @@ async def _rollouts(
         llm_calls=total.calls,
         rollouts=k,
         candidate_id=candidate.id,
-        created_at=seams.clock.now(),
+        created_at=seams.clock(),
     )
     return evaluation, total, per_rollout, ""
 

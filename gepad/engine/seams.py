@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -70,10 +71,6 @@ class ReflectionLM(Protocol):
 
 
 @runtime_checkable
-class Clock(Protocol):
-    def now(self) -> float: ...
-
-
 @runtime_checkable
 class EvaluationStore(Protocol):
     """Read-only view of committed evaluations; the engine never writes through it."""
@@ -87,7 +84,8 @@ class Seams:
     evaluator: Evaluator
     reflection: ReflectionLM
     store: EvaluationStore
-    clock: Clock
+    # Seconds since the epoch, stamped on candidates and evaluations; tests pass a fixed one.
+    clock: Callable[[], float] = time.time
 
     @property
     def scorer_version(self) -> str:

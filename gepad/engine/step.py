@@ -436,7 +436,7 @@ async def _reflect(
     components = dict(parent.components)
     components[component] = proposal.text
     child = Candidate.create(
-        components, (parent.id,), "reflection", proposal.rationale, session.seams.clock.now()
+        components, (parent.id,), "reflection", proposal.rationale, session.seams.clock()
     )
     if child.id in work.index or work.has_content(child):
         return _result(
@@ -554,7 +554,7 @@ async def _merge(
         if proposal.rationale:
             notes.append(f"{name}: {proposal.rationale}")
     child = Candidate.create(
-        components, pair_key(a, b), "merge", "\n".join(notes), session.seams.clock.now()
+        components, pair_key(a, b), "merge", "\n".join(notes), session.seams.clock()
     )
     if child.id in work.index or work.has_content(child):
         return _result(

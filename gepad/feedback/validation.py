@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from google.protobuf import json_format
 
+from gepad.enums import FEEDBACK_KIND
 from gepad.errors import InvalidArgument
 from gepad.identity import Split, example_id, split_of
 from gepad.v1 import gepad_pb2 as pb
@@ -42,14 +43,6 @@ MAX_FUTURE_SECONDS = 24 * 3600
 _NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME_CHARS - 1}}}")
 _ID = re.compile(rf"[^\s\x00-\x1f\x7f]{{1,{MAX_ID_CHARS}}}")
 _ROLES = frozenset({"system", "user", "assistant", "tool"})
-_KIND_NAMES = {
-    pb.FEEDBACK_KIND_ACCEPTANCE: "acceptance",
-    pb.FEEDBACK_KIND_REJECTION: "rejection",
-    pb.FEEDBACK_KIND_CORRECTION: "correction",
-    pb.FEEDBACK_KIND_RATING: "rating",
-    pb.FEEDBACK_KIND_JUDGE_VERDICT: "judge_verdict",
-    pb.FEEDBACK_KIND_PROMPT_EDIT: "prompt_edit",
-}
 _SOURCES = frozenset(pb.FeedbackSource.values())
 
 
@@ -119,7 +112,7 @@ def validate_event(ev: pb.FeedbackEvent, *, now: float | None = None) -> NewEven
     check_id("event.event_id", ev.event_id)
     check_id("event.user_id", ev.user_id)
     check_program_name("event.program", ev.program)
-    kind = _KIND_NAMES.get(ev.kind)
+    kind = FEEDBACK_KIND.get(ev.kind)
     if kind is None:
         raise InvalidArgument(
             "event.kind",

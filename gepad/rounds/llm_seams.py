@@ -8,7 +8,7 @@ from typing import Any
 
 from google.protobuf import json_format
 
-from gepad.engine import Evaluator, MemoryEvaluationStore, Seams, SystemClock
+from gepad.engine import Evaluator, MemoryEvaluationStore, Seams
 from gepad.evaluators import EvaluatorPanel, JudgeEvaluator, ReferenceEvaluator, RuleEvaluator
 from gepad.llm import ChatTaskRunner, LLMClient, LLMReflection, ModelSettings
 from gepad.v1 import gepad_pb2 as pb
@@ -63,5 +63,4 @@ class LiteLLMSeams:
                 model_settings(program.reflection_model, program.task_model)
             )),
             store=store,
-            clock=SystemClock(),
         )

@@ -38,6 +38,7 @@ from gepad.engine import (
     step,
 )
 from gepad.engine.frontier import best_by_val
+from gepad.enums import RUN_STATUS
 from gepad.errors import FailedPrecondition, NotFound
 from gepad.programs import ProgramRegistry
 from gepad.rounds.evaluations import evaluation_from_json, evaluation_row
@@ -58,11 +59,6 @@ DEFAULT_METRIC_CALLS_PER_ROUND = 300
 # Consecutive steps that change nothing (no candidate, no evaluation) before a round stops.
 MAX_IDLE_STEPS = 3
 
-_STATUS = {
-    pb.RUN_STATUS_QUEUED: "queued", pb.RUN_STATUS_RUNNING: "running",
-    pb.RUN_STATUS_SUCCEEDED: "succeeded", pb.RUN_STATUS_FAILED: "failed",
-    pb.RUN_STATUS_CANCELLED: "cancelled",
-}
 _TERMINAL = {pb.RUN_STATUS_SUCCEEDED, pb.RUN_STATUS_FAILED, pb.RUN_STATUS_CANCELLED}
 
 
@@ -254,7 +250,7 @@ class RoundManager:
         text = _run_json(run, overrides)
 
         def op(conn: sqlite3.Connection) -> None:
-            rows.update_run(conn, run.run_id, _STATUS[run.status], text, self._clock())
+            rows.update_run(conn, run.run_id, RUN_STATUS[run.status], text, self._clock())
 
         with anyio.CancelScope(shield=True):
             await self._store.writer.submit(op)
@@ -419,7 +415,7 @@ class RoundManager:
             candidates=[(c.id, c.parent_ids, c.origin, c.components, c.rationale, c.created_at)
                         for c in candidates],
             evaluations=[evaluation_row(e) for e in evaluations],  # type: ignore[arg-type]
-            run_status=_STATUS[run.status], run_json=_run_json(run, overrides), at=self._clock(),
+            run_status=RUN_STATUS[run.status], run_json=_run_json(run, overrides), at=self._clock(),
         )
         with anyio.CancelScope(shield=True):
             await self._store.writer.submit(lambda conn: rows.commit_step(conn, commit))

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 import anyio
 import grpc
 
+from gepad.enums import origin_value
 from gepad.errors import InvalidArgument, NotFound, Unimplemented
 from gepad.feedback.validation import (
     NewEvent,
@@ -33,14 +34,6 @@ __all__ = ["MAX_STREAM_EVENTS", "EvolutionService", "GepadServicer"]
 Context = grpc.aio.ServicerContext[Any, Any]
 MAX_STREAM_EVENTS = 100_000
 
-_ORIGINS = {
-    "seed": pb.CANDIDATE_ORIGIN_SEED,
-    "reflection": pb.CANDIDATE_ORIGIN_REFLECTION,
-    "merge": pb.CANDIDATE_ORIGIN_MERGE,
-    "human_edit": pb.CANDIDATE_ORIGIN_HUMAN_EDIT,
-}
-
-
 class EvolutionService(Protocol):
     """What the servicer needs from the evolution side of the daemon (the GEPA engine)."""
 
@@ -54,7 +47,7 @@ class EvolutionService(Protocol):
 def candidate_message(record: CandidateRecord) -> pb.Candidate:
     message = pb.Candidate(
         id=record.candidate_id, parent_ids=record.parent_ids,
-        origin=_ORIGINS.get(record.origin, pb.CANDIDATE_ORIGIN_UNSPECIFIED),
+        origin=origin_value(record.origin),
         components=record.components, rationale=record.rationale, run_id=record.run_id,
     )
     message.created_at.FromNanoseconds(int(record.created_at * 1e9))

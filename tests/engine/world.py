@@ -23,7 +23,6 @@ from gepad.engine import (
     Example,
     FunctionEvaluator,
     FunctionRunner,
-    ManualClock,
     MemoryEvaluationStore,
     Reply,
     RunnerOutput,
@@ -107,7 +106,7 @@ def seams(store: MemoryEvaluationStore | None = None, evaluator_version: str = "
         evaluator=FunctionEvaluator(evaluate, version=evaluator_version),
         reflection=ScriptedReflectionLM(reflect),
         store=store if store is not None else MemoryEvaluationStore(),
-        clock=ManualClock(1000.0),
+        clock=lambda: 1000.0,
     )
 
 

@@ -8,8 +8,8 @@ from gepad.cli.arguments import Subparsers, add_user_program
 from gepad.cli.exit_codes import CommandError, ExitCode
 from gepad.cli.invocation import Invocation
 from gepad.cli.text import now_local
-from gepad.cli.tree import ORIGIN_NAMES
 from gepad.cli.views import components_lines, prompt_header, prompt_lines
+from gepad.enums import CANDIDATE_ORIGIN
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["register", "resolve_candidate"]
@@ -122,7 +122,7 @@ def _rollback(args: argparse.Namespace, inv: Invocation) -> int:
         out.json(prompt)
         return ExitCode.OK
     origin = next(
-        (ORIGIN_NAMES.get(c.origin, "?") for c in lineage.candidates if c.id == candidate),
+        (CANDIDATE_ORIGIN.get(c.origin, "?") for c in lineage.candidates if c.id == candidate),
         "candidate",
     )
     out.line(

@@ -7,10 +7,11 @@ import argparse
 from gepad.cli.arguments import Subparsers, add_user_program
 from gepad.cli.exit_codes import ExitCode
 from gepad.cli.invocation import Invocation
-from gepad.cli.progress import RUN_STATUS_NAMES, ProgressView, outcome
+from gepad.cli.progress import ProgressView, outcome
 from gepad.cli.table import render_table
 from gepad.cli.text import local_time
-from gepad.cli.tree import ORIGIN_NAMES, short_ids
+from gepad.cli.tree import short_ids
+from gepad.enums import CANDIDATE_ORIGIN, RUN_STATUS
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["frontier_lines", "register", "runs_lines"]
@@ -83,7 +84,7 @@ def _evolve(args: argparse.Namespace, inv: Invocation) -> int:
 def runs_lines(runs: list[pb.Run]) -> list[str]:
     rows = [
         [
-            run.run_id, RUN_STATUS_NAMES.get(run.status, "?"), run.trigger,
+            run.run_id, RUN_STATUS.get(run.status, "?"), run.trigger,
             str(run.iterations), str(run.accepted), str(run.frontier_size),
             f"{run.best_val_score:.3f}", str(run.metric_calls), f"${run.cost_usd:.4f}",
             run.promoted_candidate_id[:12] if run.promoted else "-", local_time(run.started_at),
@@ -116,7 +117,7 @@ def frontier_lines(frontier: pb.GetFrontierResponse) -> list[str]:
         dims = ", ".join(f"{k} {v:.2f}" for k, v in sorted(entry.dimension_scores.items()))
         served = "◀ served" if entry.candidate.id == frontier.served_candidate_id else ""
         rows.append([
-            short[entry.candidate.id], ORIGIN_NAMES.get(entry.candidate.origin, "?"),
+            short[entry.candidate.id], CANDIDATE_ORIGIN.get(entry.candidate.origin, "?"),
             f"{entry.val_score:.3f}", str(entry.instances_won),
             f"{entry.val_coverage}/{frontier.val_examples}", dims or "-", served,
         ])
