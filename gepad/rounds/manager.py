@@ -198,9 +198,12 @@ class RoundManager:
                 return
             if live.progress is not last:
                 last = live.progress
-                yield live.progress
-                if live.progress.run.status in _TERMINAL:
+                yield last
+                if last.run.status in _TERMINAL:
                     return
+                # While this watcher was away the round may have published more, or finished:
+                # look again before waiting for a change that may already have happened.
+                continue
             await live.changed.wait()
 
     async def frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse:

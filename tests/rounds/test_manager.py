@@ -81,8 +81,14 @@ def test_a_round_promotes_a_better_prompt_and_watchers_see_it(
         assert lineage.history[-1].actor == f"engine:{run_id}"
 
         frontier = stub.GetFrontier(pb.GetFrontierRequest(user_id="alice", program="editor"))
-        assert frontier.entries[0].candidate.id == served.candidate_id
-        assert frontier.entries[0].val_score == 1.0
+        assert frontier.served_candidate_id == served.candidate_id
+        top = frontier.entries[0]
+        assert top.candidate.id == served.candidate_id
+        assert top.val_score == 1.0
+        # It wins every val example of alice's, and reports the judge's dimensions for them.
+        n_val = val_examples(running_daemon, "alice")
+        assert top.instances_won == top.val_coverage == frontier.val_examples == n_val > 0
+        assert top.dimension_scores and all(0 <= v <= 1 for v in top.dimension_scores.values())
         runs = stub.ListRuns(pb.ListRunsRequest(user_id="alice", program="editor")).runs
         assert [r.run_id for r in runs] == [run_id]
         watch.cancel()
@@ -106,6 +112,13 @@ def test_a_pinned_prompt_is_not_replaced(running_daemon: RunningDaemon,
         assert served.components["system"] == SEED and served.pinned
     # Known to be pinned before the gate: no gate rollout was spent on a decision it cannot make.
     assert gate_evaluations(running_daemon) == 0
+
+
+def val_examples(daemon: RunningDaemon, user: str) -> int:
+    with sqlite3.connect(daemon.settings.database_path) as conn:
+        (n,) = conn.execute("SELECT count(*) FROM examples WHERE split = 'val' AND user_id = ?",
+                            (user,)).fetchone()
+    return int(n)
 
 
 def gate_evaluations(daemon: RunningDaemon) -> int:
@@ -204,3 +217,30 @@ def test_evolve_refuses_what_it_cannot_do(running_daemon: RunningDaemon) -> None
 
 
 
+
+
+@pytest.mark.anyio
+async def test_a_watcher_that_falls_behind_still_sees_how_the_run_ended() -> None:
+    # While a watcher is away (its last message still being sent), the round publishes its
+    # last steps and finishes: the watcher's next message must be the final state.
+    run = pb.Run(run_id="r1", user_id="u", program="p", status=pb.RUN_STATUS_RUNNING)
+    text = {"run": ""}
+
+    class Runs:
+        async def read(self, fn: object) -> str:
+            return text["run"]
+
+    manager = rounds_module.RoundManager(store=Runs(), programs=None, prompts=None,  # type: ignore[arg-type]
+                                         seams=None)  # type: ignore[arg-type]
+    manager._live["r1"] = rounds_module._Live(pb.RunProgress(run=run, event="started"))
+    watch = manager.watch_run("r1")
+    assert (await watch.__anext__()).event == "started"
+
+    manager._publish(run, "promoted")
+    run.status = pb.RUN_STATUS_SUCCEEDED
+    text["run"] = rounds_module._run_json(run, rounds_module.EvolveOverrides())
+    manager._publish(run, "finished")
+    manager._live.pop("r1")
+
+    rest = [p async for p in watch]
+    assert rest and rest[-1].run.status == pb.RUN_STATUS_SUCCEEDED
