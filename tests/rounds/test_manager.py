@@ -89,6 +89,10 @@ def test_a_round_promotes_a_better_prompt_and_watchers_see_it(
         n_val = val_examples(running_daemon, "alice")
         assert top.instances_won == top.val_coverage == frontier.val_examples == n_val > 0
         assert top.dimension_scores and all(0 <= v <= 1 for v in top.dimension_scores.values())
+        # The entry's candidate is the lineage node itself.
+        assert (top.candidate.parent_ids, top.candidate.origin, top.candidate.components,
+                top.candidate.rationale, top.candidate.run_id) == (
+                node.parent_ids, node.origin, node.components, node.rationale, run_id)
         runs = stub.ListRuns(pb.ListRunsRequest(user_id="alice", program="editor")).runs
         assert [r.run_id for r in runs] == [run_id]
         watch.cancel()
@@ -243,4 +247,44 @@ async def test_a_watcher_that_falls_behind_still_sees_how_the_run_ended() -> Non
     manager._live.pop("r1")
 
     rest = [p async for p in watch]
-    assert rest and rest[-1].run.status == pb.RUN_STATUS_SUCCEEDED
+    assert [(p.event, p.run.status) for p in rest] == [("finished", pb.RUN_STATUS_SUCCEEDED)]
+
+
+def test_a_run_in_progress_is_reported_as_it_is_now(
+    running_daemon: RunningDaemon, double: OpenAIDouble
+) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, max_iterations_per_round=1)
+        feed(stub, "carol", 30)
+        double.hold("task-double")  # the round waits inside its first step
+        try:
+            run_id = stub.Evolve(pb.EvolveRequest(user_id="carol", program="editor")).run_id
+            assert double.held.wait(60)
+            # The stored record still says queued; the live run says running.
+            assert stored_status(running_daemon, run_id) == "queued"
+            assert stub.GetRun(pb.GetRunRequest(run_id=run_id)).status == pb.RUN_STATUS_RUNNING
+            listed = stub.ListRuns(pb.ListRunsRequest(user_id="carol", program="editor")).runs
+            assert [(r.run_id, r.status) for r in listed] == [(run_id, pb.RUN_STATUS_RUNNING)]
+        finally:
+            double.release()
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1]
+        assert final.event == "finished" and final.run.status == pb.RUN_STATUS_SUCCEEDED
+        assert stub.GetRun(pb.GetRunRequest(run_id=run_id)) == final.run
+
+
+def stored_status(daemon: RunningDaemon, run_id: str) -> str:
+    with sqlite3.connect(daemon.settings.database_path) as conn:
+        (status,) = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+    return str(status)
+
+
+def test_a_programs_evolution_settings_reach_the_engine_and_zero_means_the_default() -> None:
+    defaults = rounds_module.engine_config(pb.Program(), seed=7)
+    assert (defaults.minibatch_size, defaults.rollouts_per_example, defaults.max_merges,
+            defaults.max_concurrency, defaults.seed) == (3, 1, 5, 8, 7)
+    program = pb.Program(evolution=pb.EvolutionSettings(
+        minibatch_size=6, rollouts_per_example=2, max_merges_per_round=1, max_concurrency=3))
+    chosen = rounds_module.engine_config(program, seed=0)
+    assert (chosen.minibatch_size, chosen.rollouts_per_example, chosen.max_merges,
+            chosen.max_concurrency, chosen.seed) == (6, 2, 1, 3, 0)
