@@ -139,7 +139,7 @@ class RoundManager:
             await anyio.sleep_forever()
 
     def _start(self, run: pb.Run, overrides: EvolveOverrides) -> None:
-        assert self._tg is not None, "RoundManager.run() is not running"
+        assert self._tg is not None  # run() owns the rounds' task group
         self._active[(run.user_id, run.program)] = run.run_id
         self._live[run.run_id] = _Live(pb.RunProgress(run=run, event="queued"))
         self._tg.start_soon(self._round, run, overrides)

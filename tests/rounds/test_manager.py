@@ -4,6 +4,8 @@ prompt promoted, served and pushed to a watcher."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -11,9 +13,10 @@ import grpc
 import pytest
 
 import gepad.rounds.manager as rounds_module
+from gepad.engine import Budget
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
-from tests.conftest import RunningDaemon
+from tests.conftest import DaemonThread, RunningDaemon, make_settings
 from tests.doubles.openai_server import OpenAIDouble
 
 SEED = "You are a careful editor."
@@ -288,3 +291,62 @@ def test_a_programs_evolution_settings_reach_the_engine_and_zero_means_the_defau
     chosen = rounds_module.engine_config(program, seed=0)
     assert (chosen.minibatch_size, chosen.rollouts_per_example, chosen.max_merges,
             chosen.max_concurrency, chosen.seed) == (6, 2, 1, 3, 0)
+
+
+def test_a_round_waits_its_turn_and_one_user_has_one_round_at_a_time(
+    daemon_root: Path, double: OpenAIDouble
+) -> None:
+    settings = replace(make_settings(daemon_root), max_concurrent_rounds=1)
+    daemon = DaemonThread(settings)
+    daemon.wait_ready()
+    try:
+        with grpc.insecure_channel(f"unix://{settings.socket_path}") as ch:
+            stub = pbg.GepadStub(ch)
+            register(stub, double.api_base, max_iterations_per_round=1)
+            feed(stub, "dan", 30)
+            feed(stub, "eve", 30)
+            double.hold("task-double")
+            try:
+                first = stub.Evolve(pb.EvolveRequest(user_id="dan", program="editor")).run_id
+                assert double.held.wait(60)
+                # Asking again while dan's round runs gives the same round.
+                again = stub.Evolve(pb.EvolveRequest(user_id="dan", program="editor")).run_id
+                assert again == first
+                second = stub.Evolve(pb.EvolveRequest(user_id="eve", program="editor")).run_id
+                assert second != first
+                # One round at a time in this daemon: eve's waits, and says so.
+                waiting = stub.GetRun(pb.GetRunRequest(run_id=second))
+                assert (waiting.status, waiting.user_id) == (pb.RUN_STATUS_QUEUED, "eve")
+                watch = stub.WatchRun(pb.WatchRunRequest(run_id=second), timeout=60)
+                queued = next(watch)
+                assert (queued.event, queued.run.run_id) == ("queued", second)
+            finally:
+                double.release()
+            assert list(watch)[-1].run.status == pb.RUN_STATUS_SUCCEEDED
+    finally:
+        daemon.stop()
+
+
+def test_a_rounds_budgets_come_from_the_request_the_program_and_the_days_runs() -> None:
+    program = pb.Program(budget=pb.Budget(
+        max_metric_calls_per_round=50, max_tokens_per_round=1, max_cost_usd_per_round=0.5,
+        max_metric_calls_per_day=1, max_tokens_per_day=0, max_cost_usd_per_day=0.25))
+    run = pb.Run(metric_calls=4, tokens=9, cost_usd=0.125, llm_calls=6)
+    run.budget.max_metric_calls_per_round = 20  # the request's own cap wins
+    earlier = [pb.Run(metric_calls=m, tokens=10 * m, cost_usd=m / 8, llm_calls=2 * m)
+               for m in (1, 2)]
+    today = [rounds_module._run_json(r, rounds_module.EvolveOverrides()) for r in earlier]
+    round_budget, day_budget = rounds_module.RoundManager._budgets(None, program, run, today)  # type: ignore[arg-type]
+    assert round_budget == Budget(max_metric_calls=20, max_tokens=1, max_cost_usd=0.5,
+                                  metric_calls=4, tokens=9, cost_usd=0.125, llm_calls=6)
+    assert day_budget == Budget(max_metric_calls=1, max_tokens=None, max_cost_usd=0.25,
+                                metric_calls=3, tokens=30, cost_usd=0.375, llm_calls=6)
+    # Nothing set anywhere: the default per-round call cap, nothing else capped.
+    plain, day = rounds_module.RoundManager._budgets(None, pb.Program(), pb.Run(), [])  # type: ignore[arg-type]
+    assert plain == Budget(max_metric_calls=rounds_module.DEFAULT_METRIC_CALLS_PER_ROUND)
+    assert day == Budget()
+
+
+def test_a_day_starts_at_midnight_utc() -> None:
+    assert rounds_module._day_start(3 * 86400 + 5.5) == 3 * 86400
+    assert rounds_module._day_start(3 * 86400) == 3 * 86400
