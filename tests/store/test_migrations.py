@@ -8,7 +8,7 @@ from sqlmodel import SQLModel
 
 from gepad.store import tables  # noqa: F401  (registers the tables)
 from gepad.store.database import connect_writer
-from gepad.store.migrations import MIGRATIONS, migrate
+from gepad.store.migrations import MIGRATIONS, Migration, migrate
 
 
 def test_migrated_schema_matches_the_tables(tmp_path: Path) -> None:
@@ -32,7 +32,8 @@ def test_a_failed_migration_leaves_nothing_behind(tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     conn = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
     monkeypatch.setattr("gepad.store.migrations.MIGRATIONS",
-                        ["CREATE TABLE a (x INTEGER); CREATE TABLE a (y INTEGER)"])
+                        (Migration("0001_broken", ("CREATE TABLE a (x INTEGER)",
+                                                   "CREATE TABLE a (y INTEGER)")),))
     with pytest.raises(sqlite3.OperationalError):
         migrate(conn)
     assert conn.execute("SELECT name FROM sqlite_master").fetchall() == []
@@ -73,3 +74,19 @@ def test_a_migration_killed_at_any_statement_is_all_or_nothing(tmp_path: Path) -
         assert (version, objects > 0) in {(0, False), (len(MIGRATIONS), True)}, n
         assert migrate(again) == len(MIGRATIONS)
         again.close()
+
+
+def test_a_statement_may_hold_a_semicolon(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    conn = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+    monkeypatch.setattr("gepad.store.migrations.MIGRATIONS", (
+        Migration("0001_notes", ("CREATE TABLE notes (text VARCHAR DEFAULT 'a; b')",)),
+        Migration("0002_note", ("INSERT INTO notes DEFAULT VALUES",)),
+    ))
+    assert migrate(conn) == 2
+    assert conn.execute("SELECT text FROM notes").fetchall() == [("a; b",)]
+
+
+def test_steps_are_named_once_in_order() -> None:
+    names = [m.name for m in MIGRATIONS]
+    assert names == sorted(set(names))
+    assert all(n.startswith(f"{i:04d}_") for i, n in enumerate(names, 1))
