@@ -7,11 +7,14 @@ mutmut 3 keeps one ``<module>.py.meta`` JSON file per mutated module, next to th
 (``mutants/<group>/mutants/gepad/.../<module>.py.meta``); its ``exit_code_by_key`` maps each
 mutant's name to the exit code of the test run against it (``null`` until it has run). Mutants
 that cannot be killed because they do not change behaviour are listed in
-scripts/mutation_equivalents.txt (``mutant_name  # one-line reason``) and left out of the score:
+scripts/mutation_equivalents.txt (``mutant_name  # one-line reason``) and left out of the score,
+which is over the mutants checked so far (all of them after a full run; a random sample after
+``./dev mutate GROUP --sample N``):
 
-    score = killed / (total - equivalent)
+    score = (killed + timeout) / (checked - equivalent)
 
-Timeouts, "no tests" and anything else count against the score, like survivors.
+A timeout is a mutant that made its tests hang, which pytest-timeout fails in CI. "No tests" and
+anything else count against the score, like survivors.
 """
 
 from __future__ import annotations
@@ -118,6 +121,7 @@ def format_table(
     header = (
         "module",
         "total",
+        "checked",
         "killed",
         "survived",
         "timeout",
@@ -129,7 +133,7 @@ def format_table(
     lines = [header]
     for _group, result, module in rows:
         if result is None:
-            lines.append((module, "-", "-", "-", "-", "-", "-", "-", "not run"))
+            lines.append((module, "-", "-", "-", "-", "-", "-", "-", "-", "not run"))
             continue
         statuses = result.status_by_mutant
         total = len(statuses)
@@ -137,17 +141,23 @@ def format_table(
         survived = result.count("survived")
         timeout = result.count("timeout")
         no_tests = result.count("no tests")
-        other = total - killed - survived - timeout - no_tests
-        equivalent = sum(1 for name in statuses if name in equivalents)
-        denominator = total - equivalent
+        unchecked = result.count("not checked")
+        checked = total - unchecked
+        other = checked - killed - survived - timeout - no_tests
+        equivalent = sum(
+            1 for name, status in statuses.items()
+            if name in equivalents and status != "not checked"
+        )
+        denominator = checked - equivalent
         # A mutant that hangs its tests is caught: pytest-timeout fails the test in CI.
         score = f"{100 * (killed + timeout) / denominator:.1f}%" if denominator else "-"
-        if result.count("not checked"):
-            score += " (incomplete)"
+        if unchecked:
+            score += " (sample)" if checked else ""
         lines.append(
             (
                 module,
                 str(total),
+                str(checked),
                 str(killed),
                 str(survived),
                 str(timeout),
