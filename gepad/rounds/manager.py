@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Protocol
 
 import anyio
@@ -45,9 +43,9 @@ from gepad.rounds.evaluations import evaluation_from_json, evaluation_row
 from gepad.rounds.examples import build_dataset
 from gepad.rpc.servicer import candidate_message
 from gepad.serving.prompts import ServedPrompts
-from gepad.store import runs as rows
 from gepad.store.lineage import CandidateRecord
 from gepad.store.repository import Store
+from gepad.store.runs import StepCommit
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["RoundManager", "SeamsFactory"]
@@ -130,11 +128,11 @@ class RoundManager:
         """Own the rounds' tasks; resume rounds a previous process left unfinished."""
         async with anyio.create_task_group() as tg:
             self._tg = tg
-            for run_id, user_id, program in await self._store.read(rows.pending_rounds):
-                text = await self._store.read(partial(rows.read_run, run_id=run_id))
-                if text is not None and self._programs.get(program) is not None:
-                    log.info("resuming run %s for %s/%s", run_id, user_id, program)
-                    self._start(*_parse_run_record(text))
+            for run_id, text in await self._store.pending_runs():
+                run, overrides = _parse_run_record(text)
+                if self._programs.get(run.program) is not None:
+                    log.info("resuming run %s for %s/%s", run_id, run.user_id, run.program)
+                    self._start(run, overrides)
             task_status.started()
             await anyio.sleep_forever()
 
@@ -165,13 +163,8 @@ class RoundManager:
         run.budget.CopyFrom(request.budget)
         run.started_at.FromNanoseconds(int(self._clock() * 1e9))
         overrides = EvolveOverrides(request.max_iterations, request.seed)
-        run_json = _run_json(run, overrides)
-
-        def op(conn: sqlite3.Connection) -> None:
-            rows.insert_run(conn, run_id, run.user_id, run.program, trigger, "queued", run_json,
-                            self._clock())
-
-        await self._store.writer.submit(op)
+        await self._store.insert_run(run_id, run.user_id, run.program, trigger, "queued",
+                                     _run_json(run, overrides))
         self._start(run, overrides)
         return run_id
 
@@ -179,12 +172,11 @@ class RoundManager:
         live = self._live.get(run_id)
         if live is not None:
             return live.progress.run
-        text = await self._store.read(lambda c: rows.read_run(c, run_id))
+        text = await self._store.run_record(run_id)
         return None if text is None else _parse_run(text)
 
     async def list_runs(self, user_id: str, program: str, limit: int) -> list[pb.Run]:
-        texts = await self._store.read(lambda c: rows.read_runs(c, user_id, program, limit))
-        runs = [_parse_run(t) for t in texts]
+        runs = [_parse_run(t) for t in await self._store.run_records(user_id, program, limit)]
         return [self._live[r.run_id].progress.run if r.run_id in self._live else r for r in runs]
 
     async def watch_run(self, run_id: str) -> AsyncIterator[pb.RunProgress]:
@@ -207,7 +199,7 @@ class RoundManager:
             await live.changed.wait()
 
     async def frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse:
-        text = await self._store.read(lambda c: rows.read_engine_state(c, user_id, program))
+        text = await self._store.engine_state(user_id, program)
         served = self._prompts.get(user_id, program)
         response = pb.GetFrontierResponse(served_candidate_id=served.candidate_id if served else "")
         if text is None:
@@ -250,13 +242,7 @@ class RoundManager:
 
     async def _finish(self, run: pb.Run, overrides: EvolveOverrides) -> None:
         run.finished_at.FromNanoseconds(int(self._clock() * 1e9))
-        text = _run_json(run, overrides)
-
-        def op(conn: sqlite3.Connection) -> None:
-            rows.update_run(conn, run.run_id, RUN_STATUS[run.status], text, self._clock())
-
-        with anyio.CancelScope(shield=True):
-            await self._store.writer.submit(op)
+        await self._store.finish_run(run.run_id, RUN_STATUS[run.status], _run_json(run, overrides))
 
     async def _evolve(self, run: pb.Run, overrides: EvolveOverrides) -> None:
         user_id, program_name = run.user_id, run.program
@@ -266,18 +252,10 @@ class RoundManager:
         run.status = pb.RUN_STATUS_RUNNING
         self._publish(run, "started")
 
-        def load(conn: sqlite3.Connection) -> tuple[
-            list[rows.ExampleRecord], list[rows.EventRow], str | None, list[str], list[str]
-        ]:
-            examples, events = rows.read_dataset_rows(conn, user_id, program_name)
-            since = _day_start(self._clock())
-            return (examples, events, rows.read_engine_state(conn, user_id, program_name),
-                    rows.read_evaluations(conn, user_id, program_name),
-                    rows.day_usage(conn, user_id, program_name, since))
-
-        examples, events, state_json, evaluation_texts, today = await self._store.read(load)
-        dataset = build_dataset(examples, events)
-        cache = MemoryEvaluationStore(evaluation_from_json(t) for t in evaluation_texts)
+        inputs = await self._store.round_inputs(user_id, program_name, _day_start(self._clock()))
+        state_json, today = inputs.state_json, inputs.runs_today
+        dataset = build_dataset(inputs.examples, inputs.events)
+        cache = MemoryEvaluationStore(evaluation_from_json(t) for t in inputs.evaluations)
         seams = self._seams(program, cache)
         seed = overrides.seed or zlib.crc32(run.run_id.encode())
         config = engine_config(program, seed)
@@ -412,7 +390,7 @@ class RoundManager:
 
     async def _commit(self, run: pb.Run, overrides: EvolveOverrides, state: EngineState,
                       candidates: tuple[Candidate, ...], evaluations: tuple[object, ...]) -> None:
-        commit = rows.StepCommit(
+        commit = StepCommit(
             user_id=run.user_id, program=run.program, run_id=run.run_id,
             state_json=state.to_json(),
             candidates=[(c.id, c.parent_ids, c.origin, c.components, c.rationale, c.created_at)
@@ -420,8 +398,7 @@ class RoundManager:
             evaluations=[evaluation_row(e) for e in evaluations],  # type: ignore[arg-type]
             run_status=RUN_STATUS[run.status], run_json=_run_json(run, overrides), at=self._clock(),
         )
-        with anyio.CancelScope(shield=True):
-            await self._store.writer.submit(lambda conn: rows.commit_step(conn, commit))
+        await self._store.commit_step(commit)
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from gepad.programs import ProgramRegistry
-from gepad.store import runs as rows
 from gepad.store.repository import Store
 from gepad.v1 import gepad_pb2 as pb
 
@@ -89,7 +88,7 @@ class EvolutionScheduler:
 
     async def nightly(self) -> list[str]:
         """Start a round for every (user, program) with feedback newer than its last round."""
-        pairs = await self._store.read(rows.users_with_new_events)
+        pairs = await self._store.users_with_new_events()
         started = []
         for user_id, program in pairs:
             run_id = await self._start(user_id, program, "schedule")

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 
 from gepad.engine import candidate_id
 from gepad.feedback.validation import NewEvent
+from gepad.store import runs
 from gepad.store.database import BUSY_TIMEOUT_MS, open_reader_engine
 from gepad.store.ingest import IngestResult, insert_events
 from gepad.store.lineage import (
@@ -36,10 +37,21 @@ from gepad.store.lineage import (
 from gepad.store.tables import ProgramRow
 from gepad.store.writer import Writer
 
-__all__ = ["Lineage", "ServedChanges", "Store"]
+__all__ = ["Lineage", "RoundInputs", "ServedChanges", "Store"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RoundInputs:
+    """What a round starts from, read in one snapshot."""
+
+    examples: list[runs.ExampleRecord]
+    events: list[runs.EventRow]
+    state_json: str | None
+    evaluations: list[str]
+    runs_today: list[str]  # run records (JSON) of the user's program started since the day began
 
 
 @dataclass(frozen=True)
@@ -223,3 +235,58 @@ class Store:
                 self.served_changes(state)
 
         return await self.writer.submit(op, after_commit=after)
+
+    # ------------------------------------------------------------------ runs
+
+    async def pending_runs(self) -> list[tuple[str, str]]:
+        """(run id, its record) of every round a previous process left unfinished."""
+
+        def read(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            pending = runs.pending_rounds(conn)
+            records = ((run_id, runs.read_run(conn, run_id)) for run_id, _, _ in pending)
+            return [(run_id, text) for run_id, text in records if text is not None]
+
+        return await self.read(read)
+
+    async def run_record(self, run_id: str) -> str | None:
+        return await self.read(lambda conn: runs.read_run(conn, run_id))
+
+    async def run_records(self, user_id: str, program: str, limit: int) -> list[str]:
+        """The newest ``limit`` run records of a user's program, newest first."""
+        return await self.read(lambda conn: runs.read_runs(conn, user_id, program, limit))
+
+    async def engine_state(self, user_id: str, program: str) -> str | None:
+        return await self.read(lambda conn: runs.read_engine_state(conn, user_id, program))
+
+    async def round_inputs(self, user_id: str, program: str, day_start: float) -> RoundInputs:
+        def read(conn: sqlite3.Connection) -> RoundInputs:
+            examples, events = runs.read_dataset_rows(conn, user_id, program)
+            return RoundInputs(
+                examples, events, runs.read_engine_state(conn, user_id, program),
+                runs.read_evaluations(conn, user_id, program),
+                runs.day_usage(conn, user_id, program, day_start),
+            )
+
+        return await self.read(read)
+
+    async def users_with_new_events(self) -> list[tuple[str, str]]:
+        """(user, program) pairs with feedback newer than their last round."""
+        return await self.read(lambda conn: list(runs.users_with_new_events(conn)))
+
+    async def insert_run(self, run_id: str, user_id: str, program: str, trigger: str,
+                         status: str, run_json: str) -> None:
+        await self.writer.submit(lambda conn: runs.insert_run(
+            conn, run_id, user_id, program, trigger, status, run_json, self._clock()))
+
+    async def finish_run(self, run_id: str, status: str, run_json: str) -> None:
+        """The run's final record; written even if the caller is being cancelled."""
+        with anyio.CancelScope(shield=True):
+            await self.writer.submit(
+                lambda conn: runs.update_run(conn, run_id, status, run_json, self._clock()))
+
+    async def commit_step(self, commit: runs.StepCommit) -> None:
+        """One engine step, whole: state, candidates, evaluations and the run's counters in one
+        transaction (so a round killed anywhere resumes from its last step), even if the caller
+        is being cancelled."""
+        with anyio.CancelScope(shield=True):
+            await self.writer.submit(lambda conn: runs.commit_step(conn, commit))

@@ -234,7 +234,7 @@ async def test_a_watcher_that_falls_behind_still_sees_how_the_run_ended() -> Non
     text = {"run": ""}
 
     class Runs:
-        async def read(self, fn: object) -> str:
+        async def run_record(self, run_id: str) -> str:
             return text["run"]
 
     manager = rounds_module.RoundManager(store=Runs(), programs=None, prompts=None,  # type: ignore[arg-type]
