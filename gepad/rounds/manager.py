@@ -208,7 +208,7 @@ class RoundManager:
         response.val_examples = len(state.scores.columns)
         for entry in frontier_report(state):
             item = response.entries.add(
-                val_score=entry.val_score if entry.val_score == entry.val_score else 0.0,
+                val_score=entry.val_score,
                 instances_won=entry.instances_won, val_coverage=entry.val_coverage,
                 dimension_scores=entry.dimension_scores,
             )
@@ -236,9 +236,9 @@ class RoundManager:
             run.message = f"{type(exc).__name__}: {exc}"
             await self._finish(run, overrides)
         finally:
-            self._active.pop(key, None)
-            self._publish(run, "finished", run.message)
-            self._live.pop(run.run_id, None)
+            del self._active[key]
+            # Watchers wake to find the run gone from the live table and read its final record.
+            self._live.pop(run.run_id).changed.set()
 
     async def _finish(self, run: pb.Run, overrides: EvolveOverrides) -> None:
         run.finished_at.FromNanoseconds(int(self._clock() * 1e9))

@@ -71,6 +71,8 @@ def test_a_round_promotes_a_better_prompt_and_watchers_see_it(
         assert final.budget.max_metric_calls_per_round == 300  # the default per-round cap
         assert final.metric_calls <= 300
         assert {p.event for p in progress} >= {"started", "promoted"}
+        steps = [p for p in progress if p.event not in ("queued", "started", "finished")]
+        assert steps and all(p.event and p.detail for p in steps), steps
 
         served = next(watch)
         assert "UPPERCASE" in served.components["system"]
@@ -79,6 +81,9 @@ def test_a_round_promotes_a_better_prompt_and_watchers_see_it(
 
         lineage = stub.ListLineage(pb.ListLineageRequest(user_id="alice", program="editor"))
         node = next(c for c in lineage.candidates if c.id == served.candidate_id)
+        mine = [c for c in lineage.candidates if c.run_id == run_id]
+        assert final.accepted == sum(c.origin == pb.CANDIDATE_ORIGIN_REFLECTION for c in mine)
+        assert final.merges == sum(c.origin == pb.CANDIDATE_ORIGIN_MERGE for c in mine)
         assert node.origin == pb.CANDIDATE_ORIGIN_REFLECTION and node.run_id == run_id
         assert lineage.history[-1].reason == "promotion"
         assert lineage.history[-1].actor == f"engine:{run_id}"
@@ -350,3 +355,61 @@ def test_a_rounds_budgets_come_from_the_request_the_program_and_the_days_runs() 
 def test_a_day_starts_at_midnight_utc() -> None:
     assert rounds_module._day_start(3 * 86400 + 5.5) == 3 * 86400
     assert rounds_module._day_start(3 * 86400) == 3 * 86400
+
+
+def test_a_candidate_the_gate_refuses_is_not_served(running_daemon: RunningDaemon,
+                                                    double: OpenAIDouble) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        # No candidate can beat the served prompt by a whole point on a 0..1 scale.
+        register(stub, double.api_base, max_iterations_per_round=3, promotion_margin=1.0,
+                 budget=None)
+        feed(stub, "frank", 30)
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="frank", program="editor")).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+        assert final.status == pb.RUN_STATUS_SUCCEEDED and final.accepted >= 1
+        assert not final.promoted and final.promoted_candidate_id == ""
+        assert final.message.startswith("not promoted: gate mean"), final.message
+        served = stub.GetPrompt(pb.GetPromptRequest(user_id="frank", program="editor"))
+        assert served.components["system"] == SEED and served.version == 0
+
+
+def test_a_round_that_breaks_fails_and_says_why(
+    running_daemon: RunningDaemon, double: OpenAIDouble, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(*args: object) -> object:
+        raise RuntimeError("examples unreadable")
+
+    monkeypatch.setattr(rounds_module, "build_dataset", broken)
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, max_iterations_per_round=1)
+        feed(stub, "gina", 30)
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="gina", program="editor")).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+        assert final.status == pb.RUN_STATUS_FAILED
+        assert final.message == "RuntimeError: examples unreadable"
+        assert final.HasField("finished_at")
+        assert stored_status(running_daemon, run_id) == "failed"
+        # The user can start another round: the failed one no longer holds the slot.
+        again = stub.Evolve(pb.EvolveRequest(user_id="gina", program="editor")).run_id
+        assert again != run_id
+    assert f"run {run_id} failed" in caplog.messages
+
+
+def test_without_an_iteration_cap_a_round_takes_the_default(
+    running_daemon: RunningDaemon, double: OpenAIDouble
+) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, budget=pb.Budget(
+            max_tokens_per_round=10**9, max_cost_usd_per_round=1000.0))
+        feed(stub, "hal", 30)
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="hal", program="editor")).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+        assert final.status == pb.RUN_STATUS_SUCCEEDED, final.message
+        assert 1 <= final.iterations <= rounds_module.DEFAULT_MAX_ITERATIONS
+        # The caps in force are on the run's record.
+        assert (final.budget.max_tokens_per_round, final.budget.max_cost_usd_per_round) == (
+            10**9, 1000.0)
