@@ -35,13 +35,12 @@ from gepad.engine import (
     new_round,
     step,
 )
-from gepad.engine.frontier import best_by_val
+from gepad.engine.frontier import FrontierEntry, best_by_val
 from gepad.enums import RUN_STATUS
 from gepad.errors import FailedPrecondition, NotFound
 from gepad.programs import ProgramRegistry
 from gepad.rounds.evaluations import evaluation_from_json, evaluation_row
 from gepad.rounds.examples import build_dataset
-from gepad.rpc.servicer import candidate_message
 from gepad.serving.prompts import ServedPrompts
 from gepad.store.lineage import CandidateRecord
 from gepad.store.repository import Store
@@ -94,6 +93,15 @@ def _int_cap(value: int) -> int | None:
 
 def _day_start(now: float) -> float:
     return now - now % 86400
+
+
+@dataclass(frozen=True)
+class FrontierView:
+    """A user's Pareto frontier as GetFrontier reports it."""
+
+    served_candidate_id: str
+    val_examples: int
+    entries: list[tuple[CandidateRecord, FrontierEntry]]  # best val score first
 
 
 class RoundManager:
@@ -198,22 +206,23 @@ class RoundManager:
                 continue
             await live.changed.wait()
 
-    async def frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse:
+    async def frontier(self, user_id: str, program: str) -> FrontierView:
         text = await self._store.engine_state(user_id, program)
         served = self._prompts.get(user_id, program)
-        response = pb.GetFrontierResponse(served_candidate_id=served.candidate_id if served else "")
+        served_id = served.candidate_id if served else ""
         if text is None:
-            return response
+            return FrontierView(served_id, 0, [])
         state = EngineState.from_json(text)
-        response.val_examples = len(state.scores.columns)
+        # Each entry as its lineage node, which knows the round that made it.
+        lineage = await self._store.lineage(user_id, program)
+        nodes = {c.candidate_id: c for c in lineage.candidates}
+        entries = []
         for entry in frontier_report(state):
-            item = response.entries.add(
-                val_score=entry.val_score,
-                instances_won=entry.instances_won, val_coverage=entry.val_coverage,
-                dimension_scores=entry.dimension_scores,
-            )
-            item.candidate.CopyFrom(_candidate_message(entry.candidate, state.round_id))
-        return response
+            c = entry.candidate
+            node = nodes.get(c.id) or CandidateRecord(
+                c.id, c.parent_ids, c.origin, c.components, c.rationale, "", c.created_at)
+            entries.append((node, entry))
+        return FrontierView(served_id, len(state.scores.columns), entries)
 
     # ------------------------------------------------------------------ one round
 
@@ -426,10 +435,4 @@ def _parse_run_record(text: str) -> tuple[pb.Run, EvolveOverrides]:
     overrides = EvolveOverrides(int(extra.get("max_iterations", 0)), int(extra.get("seed", 0)))
     return json_format.ParseDict(data, pb.Run()), overrides
 
-
-def _candidate_message(candidate: Candidate, run_id: str) -> pb.Candidate:
-    return candidate_message(CandidateRecord(
-        candidate.id, candidate.parent_ids, candidate.origin, candidate.components,
-        candidate.rationale, run_id, candidate.created_at,
-    ))
 

@@ -22,6 +22,7 @@ from gepad.feedback.validation import (
     validate_event,
 )
 from gepad.programs import ProgramRegistry, validate_program
+from gepad.rounds.manager import FrontierView
 from gepad.rpc.auth import Principal
 from gepad.serving.prompts import ServedPrompts
 from gepad.store.ingest import IngestResult
@@ -41,7 +42,7 @@ class EvolutionService(Protocol):
     async def get_run(self, run_id: str) -> pb.Run | None: ...
     async def list_runs(self, user_id: str, program: str, limit: int) -> list[pb.Run]: ...
     def watch_run(self, run_id: str) -> AsyncIterator[pb.RunProgress]: ...
-    async def frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse: ...
+    async def frontier(self, user_id: str, program: str) -> FrontierView: ...
 
 
 def candidate_message(record: CandidateRecord) -> pb.Candidate:
@@ -295,5 +296,15 @@ class GepadServicer:
         self, request: pb.GetFrontierRequest, caller: Principal
     ) -> pb.GetFrontierResponse:
         self._user_program(request.user_id, request.program)
-        return await self._require_evolution().frontier(request.user_id, request.program)
+        view = await self._require_evolution().frontier(request.user_id, request.program)
+        response = pb.GetFrontierResponse(
+            served_candidate_id=view.served_candidate_id, val_examples=view.val_examples
+        )
+        for node, entry in view.entries:
+            response.entries.add(
+                candidate=candidate_message(node), val_score=entry.val_score,
+                instances_won=entry.instances_won, val_coverage=entry.val_coverage,
+                dimension_scores=entry.dimension_scores,
+            )
+        return response
 

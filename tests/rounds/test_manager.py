@@ -373,6 +373,16 @@ def test_a_candidate_the_gate_refuses_is_not_served(running_daemon: RunningDaemo
         served = stub.GetPrompt(pb.GetPromptRequest(user_id="frank", program="editor"))
         assert served.components["system"] == SEED and served.version == 0
 
+        # A second round: the frontier still holds the first round's candidates, each shown as
+        # its lineage node (made by the round that made it, not by the latest one).
+        second = stub.Evolve(pb.EvolveRequest(user_id="frank", program="editor")).run_id
+        list(stub.WatchRun(pb.WatchRunRequest(run_id=second), timeout=60))
+        nodes = {c.id: c for c in stub.ListLineage(
+            pb.ListLineageRequest(user_id="frank", program="editor")).candidates}
+        entries = stub.GetFrontier(pb.GetFrontierRequest(user_id="frank", program="editor")).entries
+        assert entries and all(e.candidate == nodes[e.candidate.id] for e in entries)
+        assert run_id in {e.candidate.run_id for e in entries}
+
 
 def test_a_round_that_breaks_fails_and_says_why(
     running_daemon: RunningDaemon, double: OpenAIDouble, monkeypatch: pytest.MonkeyPatch,
