@@ -175,6 +175,41 @@ def test_a_run_list_holds_0_to_1000_runs(stub: Stub, limit: int, ok: bool) -> No
     assert info.value.details() == "limit: must be within 0..1000 (0 = 20)"
 
 
+BAD_ID = "must be 1..128 characters with no whitespace or control characters"
+BAD_NAME = ("must be 1..128 characters of letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit")
+MALFORMED: dict[str, tuple[str, object, str]] = {
+    "program name missing": ("GetProgram", pb.GetProgramRequest(), "name: is required"),
+    "program name bad": ("GetProgram", pb.GetProgramRequest(name="-x"), f"name: {BAD_NAME}"),
+    "event missing": ("RecordFeedback", pb.RecordFeedbackRequest(), "event: is required"),
+    "user missing": ("GetPrompt", pb.GetPromptRequest(program="editor.system"),
+                     "user_id: is required"),
+    "program missing": ("ListLineage", pb.ListLineageRequest(user_id="alice"),
+                        "program: is required"),
+    "candidate missing": ("Rollback", pb.RollbackRequest(user_id="alice",
+                                                         program="editor.system"),
+                          "candidate_id: is required"),
+    "candidate bad": ("Rollback", pb.RollbackRequest(user_id="alice", program="editor.system",
+                                                     candidate_id="c d"),
+                      f"candidate_id: {BAD_ID}"),
+    "note long": ("Rollback", pb.RollbackRequest(user_id="alice", program="editor.system",
+                                                 candidate_id="c1", note="n" * 1025),
+                  "note: at most 1024 characters"),
+    "iterations negative": ("Evolve", pb.EvolveRequest(user_id="alice", program="editor.system",
+                                                       max_iterations=-1),
+                            "max_iterations: must not be negative"),
+    "run missing": ("GetRun", pb.GetRunRequest(), "run_id: is required"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MALFORMED))
+def test_a_malformed_request_is_refused_naming_its_field(stub: Stub, case: str) -> None:
+    rpc, request, details = MALFORMED[case]
+    with pytest.raises(grpc.RpcError) as info:
+        getattr(stub, rpc)(request)
+    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.INVALID_ARGUMENT, details)
+
+
 # ---------------------------------------------------------------- feedback
 
 
