@@ -68,6 +68,8 @@ def test_a_round_promotes_a_better_prompt_and_watchers_see_it(
         assert final.status == pb.RUN_STATUS_SUCCEEDED, final.message
         assert final.promoted, final.message
         assert final.accepted >= 1 and final.metric_calls > 0 and final.llm_calls > 0
+        # Every call the test model answered reported 15 tokens.
+        assert final.tokens == 15 * final.llm_calls
         assert final.budget.max_metric_calls_per_round == 300  # the default per-round cap
         assert final.metric_calls <= 300
         assert {p.event for p in progress} >= {"started", "promoted"}
@@ -166,7 +168,8 @@ def test_a_rollback_while_the_gate_decides_wins(
         register(stub, double.api_base, max_iterations_per_round=2)
         feed(stub, "bob", 30)
         run_id = stub.Evolve(pb.EvolveRequest(user_id="bob", program="editor")).run_id
-        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+        progress = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))
+        final = progress[-1].run
         assert final.status == pb.RUN_STATUS_SUCCEEDED and not final.promoted
         assert "pinned while the round ran" in final.message
         served = stub.GetPrompt(pb.GetPromptRequest(user_id="bob", program="editor"))
@@ -423,3 +426,11 @@ def test_without_an_iteration_cap_a_round_takes_the_default(
         # The caps in force are on the run's record.
         assert (final.budget.max_tokens_per_round, final.budget.max_cost_usd_per_round) == (
             10**9, 1000.0)
+
+
+def test_a_run_record_keeps_the_requests_own_settings() -> None:
+    run = pb.Run(run_id="r1", user_id="u", program="p", status=pb.RUN_STATUS_RUNNING,
+                 metric_calls=12, message="step 3")
+    text = rounds_module._run_json(run, rounds_module.EvolveOverrides(max_iterations=7, seed=42))
+    assert rounds_module._parse_run_record(text) == (
+        run, rounds_module.EvolveOverrides(max_iterations=7, seed=42))
