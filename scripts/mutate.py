@@ -104,10 +104,13 @@ def mutmut(workdir: Path, *args: str) -> int:
     return subprocess.run([str(MUTMUT), *args], cwd=workdir, check=False).returncode
 
 
-def sample_of(group: str, workdir: Path, size: int, seed: int, children: int) -> list[str]:
+def sample_of(
+    group: str, workdir: Path, size: int, seed: int, children: int, retest: bool
+) -> list[str]:
     """``size`` mutant names of the group drawn at random (reproducibly), of which those without
-    a verdict yet. mutmut generates mutants and collects test stats before it filters by name, so
-    a run with a name that matches nothing does just that."""
+    a verdict yet (and, when the tests changed, those the old tests let through). mutmut generates
+    mutants and collects test stats before it filters by name, so a run with a name that matches
+    nothing does just that."""
     probe = [str(MUTMUT), "run", "--max-children", str(children), "no-mutant-has-this-name"]
     # It ends in mutmut's "nothing matches" assertion, by design: keep that out of the log.
     subprocess.run(probe, cwd=workdir, check=False, capture_output=True)
@@ -120,7 +123,8 @@ def sample_of(group: str, workdir: Path, size: int, seed: int, children: int) ->
         name: status for _g, result, _m in report.results([group]) if result is not None
         for name, status in result.status_by_mutant.items()
     }
-    return [name for name in chosen if verdicts[name] == "not checked"]
+    todo = ("not checked", *RETEST) if retest else ("not checked",)
+    return [name for name in chosen if verdicts[name] in todo]
 
 
 def run_group(
@@ -135,9 +139,12 @@ def run_group(
         flush=True,
     )
     if sample:
-        only = sample_of(group, workdir, sample, seed=0, children=children)
+        # Without a stamp nobody knows which tests gave the verdicts: test the undecided again.
+        changed = not stamp.exists() or stamp.read_text() != digest
+        only = sample_of(group, workdir, sample, seed=0, children=children, retest=changed)
         print(f"== mutate {group}: {len(only)} of a sample of {sample} still to test", flush=True)
         if not only:
+            stamp.write_text(digest)
             return True
     rc = mutmut(workdir, "run", "--max-children", str(children), *only)
     if rc == 0 and not only and stamp.exists() and stamp.read_text() != digest:
