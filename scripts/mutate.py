@@ -24,7 +24,6 @@ import argparse
 import hashlib
 import json
 import os
-import random
 import shutil
 import subprocess
 import sys
@@ -105,26 +104,22 @@ def mutmut(workdir: Path, *args: str) -> int:
 
 
 def sample_of(
-    group: str, workdir: Path, size: int, seed: int, children: int, retest: bool
+    group: str, workdir: Path, size: int, children: int, retest: bool
 ) -> list[str]:
-    """``size`` mutant names of the group drawn at random (reproducibly), of which those without
-    a verdict yet (and, when the tests changed, those the old tests let through). mutmut generates
-    mutants and collects test stats before it filters by name, so a run with a name that matches
-    nothing does just that."""
+    """The group's sample of ``size`` mutants (`mutation_report.draw_sample`), of which those
+    without a verdict yet (and, when the tests changed, those the old tests let through). mutmut
+    generates mutants and collects test stats before it filters by name, so a run with a name
+    that matches nothing does just that."""
     probe = [str(MUTMUT), "run", "--max-children", str(children), "no-mutant-has-this-name"]
     # It ends in mutmut's "nothing matches" assertion, by design: keep that out of the log.
     subprocess.run(probe, cwd=workdir, check=False, capture_output=True)
-    names = sorted(
-        name for _g, result, _m in report.results([group]) if result is not None
-        for name in result.status_by_mutant
-    )
-    chosen = random.Random(seed).sample(names, min(size, len(names)))
     verdicts = {
-        name: status for _g, result, _m in report.results([group]) if result is not None
+        name: status for _g, result, _m in report.results([group], whole=True)
+        if result is not None
         for name, status in result.status_by_mutant.items()
     }
     todo = ("not checked", *RETEST) if retest else ("not checked",)
-    return [name for name in chosen if verdicts[name] in todo]
+    return [name for name in report.draw_sample(verdicts, size) if verdicts[name] in todo]
 
 
 def run_group(
@@ -141,7 +136,7 @@ def run_group(
     if sample:
         # Without a stamp nobody knows which tests gave the verdicts: test the undecided again.
         changed = not stamp.exists() or stamp.read_text() != digest
-        only = sample_of(group, workdir, sample, seed=0, children=children, retest=changed)
+        only = sample_of(group, workdir, sample, children=children, retest=changed)
         print(f"== mutate {group}: {len(only)} of a sample of {sample} still to test", flush=True)
         if not only:
             stamp.write_text(digest)
@@ -195,7 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--sample", type=int, default=0, metavar="N",
         help="test a random sample of N mutants (seed 0) instead of all: an unbiased estimate of "
-        "the score when a full run would take hours",
+        "the score when a full run would take hours (a group's `sample` in pyproject.toml sets "
+        "its default)",
     )
     parser.add_argument("--fresh", action="store_true", help="delete the groups' caches first")
     parser.add_argument("--report", action="store_true", help="only print the report")
@@ -222,7 +218,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for group in selected:
             if args.fresh:
                 shutil.rmtree(report.MUTANTS / group, ignore_errors=True)
-            if not run_group(group, pyproject, args.only, args.max_children, args.sample):
+            spec = pyproject["tool"]["gepad"]["mutate"][group]
+            sample = args.sample or int(spec.get("sample", 0))
+            if not run_group(group, pyproject, args.only, args.max_children, sample):
                 failed.append(group)
         if failed:
             print(f"mutmut failed for: {', '.join(failed)}", file=sys.stderr)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tomllib
 from collections.abc import Iterable, Sequence
@@ -57,11 +58,26 @@ def status_of(exit_code: int | None) -> str:
     return _STATUS_BY_EXIT_CODE.get(exit_code, "suspicious")
 
 
+def _table() -> dict[str, dict[str, object]]:
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        table: dict[str, dict[str, object]] = tomllib.load(f)["tool"]["gepad"]["mutate"]
+    return table
+
+
 def groups() -> dict[str, list[str]]:
     """The groups in pyproject.toml's [tool.gepad.mutate], name -> modules, in file order."""
-    with (ROOT / "pyproject.toml").open("rb") as f:
-        table = tomllib.load(f)["tool"]["gepad"]["mutate"]
-    return {name: list(spec["modules"]) for name, spec in table.items()}
+    return {name: list(spec["modules"]) for name, spec in _table().items()}  # type: ignore[call-overload]
+
+
+def sample_sizes() -> dict[str, int]:
+    """Groups measured on a random sample of their mutants (``sample = N``), name -> N."""
+    return {name: int(spec["sample"]) for name, spec in _table().items() if "sample" in spec}  # type: ignore[call-overload]
+
+
+def draw_sample(names: Iterable[str], size: int, seed: int = 0) -> list[str]:
+    """The same ``size`` names for the same set of names, on any machine."""
+    pool = sorted(names)
+    return random.Random(seed).sample(pool, min(size, len(pool)))
 
 
 def load_equivalents(path: Path = EQUIVALENTS) -> dict[str, str]:
@@ -103,15 +119,28 @@ def load_module(group: str, module: str) -> ModuleResult | None:
     return ModuleResult(module, {name: status_of(code) for name, code in exit_codes.items()})
 
 
-def results(selected: Iterable[str]) -> list[tuple[str, ModuleResult | None, str]]:
-    """(group, verdicts or None, module) for every module of the selected groups."""
+def results(
+    selected: Iterable[str], *, whole: bool = False
+) -> list[tuple[str, ModuleResult | None, str]]:
+    """(group, verdicts or None, module) for every module of the selected groups; for a sampled
+    group only its sample's verdicts (unless ``whole``)."""
     known = groups()
+    sizes = {} if whole else sample_sizes()
     rows: list[tuple[str, ModuleResult | None, str]] = []
     for group in selected:
         if group not in known:
             raise SystemExit(f"unknown group {group!r}; groups: {', '.join(known)}")
-        for module in known[group]:
-            rows.append((group, load_module(group, module), module))
+        loaded = [(module, load_module(group, module)) for module in known[group]]
+        if group in sizes:
+            everyone = [n for _m, r in loaded if r is not None for n in r.status_by_mutant]
+            chosen = set(draw_sample(everyone, sizes[group]))
+            loaded = [
+                (m, None if r is None else ModuleResult(m, {
+                    n: s for n, s in r.status_by_mutant.items() if n in chosen
+                }))
+                for m, r in loaded
+            ]
+        rows.extend((group, result, module) for module, result in loaded)
     return rows
 
 
@@ -131,7 +160,8 @@ def format_table(
         "score",
     )
     lines = [header]
-    for _group, result, module in rows:
+    sampled = sample_sizes()
+    for group, result, module in rows:
         if result is None:
             lines.append((module, "-", "-", "-", "-", "-", "-", "-", "-", "not run"))
             continue
@@ -151,8 +181,10 @@ def format_table(
         denominator = checked - equivalent
         # A mutant that hangs its tests is caught: pytest-timeout fails the test in CI.
         score = f"{100 * (killed + timeout) / denominator:.1f}%" if denominator else "-"
+        if group in sampled:
+            score += " (sample)"
         if unchecked:
-            score += " (sample)" if checked else ""
+            score += " (incomplete)"
         lines.append(
             (
                 module,
