@@ -339,6 +339,13 @@ def test_new_user_gets_the_seed(stub: Stub) -> None:
 def test_prompt_edit_rollback_pin_and_unpin(running_daemon: RunningDaemon, stub: Stub) -> None:
     get = pb.GetPromptRequest(user_id="alice", program="editor.system")
     seed_id = stub.GetPrompt(get).candidate_id
+    # Before anything is served, the lineage is the program's seed alone.
+    record(stub, event("e0"))
+    fresh = stub.ListLineage(pb.ListLineageRequest(user_id="alice", program="editor.system"))
+    assert [(c.id, c.origin, dict(c.components)) for c in fresh.candidates] == [
+        (seed_id, pb.CANDIDATE_ORIGIN_SEED, {"system": "You are a careful editor."})]
+    assert (fresh.served_candidate_id, list(fresh.history)) == (seed_id, [])
+    before = time.time()
     edit(stub, "edit-1", "You are a terse editor.")
     edited = stub.GetPrompt(get)
     assert (edited.components["system"], edited.version) == ("You are a terse editor.", 1)
@@ -347,11 +354,14 @@ def test_prompt_edit_rollback_pin_and_unpin(running_daemon: RunningDaemon, stub:
     nodes = {c.id: c for c in lineage.candidates}
     assert nodes[edited.candidate_id].parent_ids == [seed_id]
     assert nodes[edited.candidate_id].origin == pb.CANDIDATE_ORIGIN_HUMAN_EDIT
+    assert dict(nodes[edited.candidate_id].components) == {"system": "You are a terse editor."}
+    assert before - 1 <= nodes[edited.candidate_id].created_at.ToNanoseconds() / 1e9 <= time.time()
     assert nodes[seed_id].origin == pb.CANDIDATE_ORIGIN_SEED
     assert lineage.served_candidate_id == edited.candidate_id
 
+    note = "too terse " * 102 + "!!!!"  # 1024 characters, the most a note holds
     rolled = stub.Rollback(pb.RollbackRequest(user_id="alice", program="editor.system",
-                                              candidate_id=seed_id, note="too terse"))
+                                              candidate_id=seed_id, note=note))
     assert rolled.candidate_id == seed_id and rolled.pinned and rolled.version == 2
     assert stub.GetPrompt(get) == rolled
 
@@ -360,12 +370,13 @@ def test_prompt_edit_rollback_pin_and_unpin(running_daemon: RunningDaemon, stub:
 
     history = stub.ListLineage(pb.ListLineageRequest(
         user_id="alice", program="editor.system")).history
-    assert [(h.reason, h.from_candidate_id, h.to_candidate_id, h.pinned) for h in history] == [
-        ("human_edit", seed_id, edited.candidate_id, False),
-        ("rollback", edited.candidate_id, seed_id, True),
-        ("unpin", seed_id, seed_id, False),
+    assert [(h.version, h.reason, h.from_candidate_id, h.to_candidate_id, h.pinned)
+            for h in history] == [
+        (1, "human_edit", seed_id, edited.candidate_id, False),
+        (2, "rollback", edited.candidate_id, seed_id, True),
+        (3, "unpin", seed_id, seed_id, False),
     ]
-    assert history[1].actor == "admin" and history[1].note == "too terse"
+    assert history[1].actor == "admin" and history[1].note == note
     # Other users are untouched.
     assert stub.GetPrompt(pb.GetPromptRequest(user_id="bob", program="editor.system")).version == 0
 
