@@ -274,7 +274,8 @@ def test_a_run_in_progress_is_reported_as_it_is_now(
             assert double.held.wait(60)
             # The stored record still says queued; the live run says running.
             assert stored_status(running_daemon, run_id) == "queued"
-            assert stub.GetRun(pb.GetRunRequest(run_id=run_id)).status == pb.RUN_STATUS_RUNNING
+            live = stub.GetRun(pb.GetRunRequest(run_id=run_id))
+            assert (live.status, live.message) == (pb.RUN_STATUS_RUNNING, "started by admin")
             listed = stub.ListRuns(pb.ListRunsRequest(user_id="carol", program="editor")).runs
             assert [(r.run_id, r.status) for r in listed] == [(run_id, pb.RUN_STATUS_RUNNING)]
         finally:

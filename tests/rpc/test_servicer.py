@@ -199,6 +199,7 @@ MALFORMED: dict[str, tuple[str, object, str]] = {
                                                        max_iterations=-1),
                             "max_iterations: must not be negative"),
     "run missing": ("GetRun", pb.GetRunRequest(), "run_id: is required"),
+    "run bad": ("GetRun", pb.GetRunRequest(run_id="r 1"), f"run_id: {BAD_ID}"),
 }
 
 
@@ -311,8 +312,10 @@ def test_stream_is_all_or_nothing(running_daemon: RunningDaemon, stub: Stub) -> 
     reply = stub.StreamFeedback(iter([*good, good[0]]))
     assert (reply.stored, reply.duplicates) == (50, 1)
     bad = [event(f"t{i}") for i in range(5)] + [event("t5", score=7.0)]
-    expect_error(grpc.StatusCode.INVALID_ARGUMENT, "events[5] (event_id 't5') event.score",
-                 stub.StreamFeedback, iter(bad))
+    with pytest.raises(grpc.RpcError) as info:
+        stub.StreamFeedback(iter(bad))
+    assert info.value.details() == ("events[5] (event_id 't5') event.score: must be within 0..1, "
+                                    "got 7.0; nothing from this stream was stored")
     assert rows(running_daemon, "SELECT count(*) FROM feedback_events") == [(50,)]
 
 
@@ -370,6 +373,7 @@ def test_prompt_edit_rollback_pin_and_unpin(running_daemon: RunningDaemon, stub:
 
     history = stub.ListLineage(pb.ListLineageRequest(
         user_id="alice", program="editor.system")).history
+    assert all(before - 1 <= h.at.ToNanoseconds() / 1e9 <= time.time() for h in history)
     assert [(h.version, h.reason, h.from_candidate_id, h.to_candidate_id, h.pinned)
             for h in history] == [
         (1, "human_edit", seed_id, edited.candidate_id, False),
@@ -458,3 +462,10 @@ def test_watchers_see_rollback_and_unpin(stub: Stub) -> None:
     assert (unpinned.version, unpinned.candidate_id, unpinned.pinned) == (
         3, seed.candidate_id, False)
     stream.cancel()
+
+
+def test_an_unknown_run_is_not_found(stub: Stub) -> None:
+    with pytest.raises(grpc.RpcError) as info:
+        stub.GetRun(pb.GetRunRequest(run_id="r-nope"))
+    assert (info.value.code(), info.value.details()) == (
+        grpc.StatusCode.NOT_FOUND, "run 'r-nope' does not exist")
