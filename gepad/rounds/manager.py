@@ -305,8 +305,7 @@ class RoundManager:
                                result.new_evaluations)
             self._publish(run, result.event, result.detail)
             if result.event in ("budget_exhausted", "no_data"):
-                run.message = result.detail
-                break
+                break  # the gate decides with what there is; _promote writes the run's message
             idle = idle + 1 if not (result.new_candidates or result.new_evaluations) else 0
 
         await self._promote(run, overrides, state, dataset, seams, config, budgets)

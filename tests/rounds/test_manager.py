@@ -380,9 +380,11 @@ def test_a_candidate_the_gate_refuses_is_not_served(running_daemon: RunningDaemo
         # A second round: the frontier still holds the first round's candidates, each shown as
         # its lineage node (made by the round that made it, not by the latest one).
         second = stub.Evolve(pb.EvolveRequest(user_id="frank", program="editor")).run_id
-        list(stub.WatchRun(pb.WatchRunRequest(run_id=second), timeout=60))
+        again = list(stub.WatchRun(pb.WatchRunRequest(run_id=second), timeout=60))[-1].run
+        assert again.iterations >= 1  # a new round starts its own count
         nodes = {c.id: c for c in stub.ListLineage(
             pb.ListLineageRequest(user_id="frank", program="editor")).candidates}
+        assert nodes[served.candidate_id].origin == pb.CANDIDATE_ORIGIN_SEED
         entries = stub.GetFrontier(pb.GetFrontierRequest(user_id="frank", program="editor")).entries
         assert entries and all(e.candidate == nodes[e.candidate.id] for e in entries)
         assert run_id in {e.candidate.run_id for e in entries}
@@ -427,6 +429,7 @@ def test_without_an_iteration_cap_a_round_takes_the_default(
         # The caps in force are on the run's record.
         assert (final.budget.max_tokens_per_round, final.budget.max_cost_usd_per_round) == (
             10**9, 1000.0)
+        assert final.budget.max_metric_calls_per_day == 0  # no day cap: none shown
 
 
 def test_a_run_record_keeps_the_requests_own_settings() -> None:
