@@ -116,10 +116,26 @@ def test_tcp_requires_a_token_and_scopes_it(running_daemon: RunningDaemon, stub:
         with pytest.raises(grpc.RpcError) as info:
             tcp.UpsertProgram(pb.UpsertProgramRequest(program=pb.Program(
                 name="x", seed_components={"system": "s"})), metadata=as_user("alice"))
-        assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert (info.value.code(), info.value.details()) == (
+            grpc.StatusCode.PERMISSION_DENIED, "UpsertProgram needs an admin token")
         admin = [("authorization", f"Bearer {running_daemon.admin_token}")]
         assert tcp.GetPrompt(get, metadata=admin).user_id == "alice"
     assert rows(running_daemon, "SELECT event_id FROM feedback_events") == [("e1",)]
+
+
+@pytest.mark.parametrize(("header", "details"), [
+    ("Basic YWxpY2U6cHc=", "authorization metadata must be 'Bearer <token>'"),
+    ("Bearer", "authorization metadata must be 'Bearer <token>'"),
+    ("Bearer a b", "unknown token"),  # the token is everything after the scheme
+    ("bearer token-of-nobody", "unknown token"),
+])
+def test_a_malformed_or_unknown_token_is_unauthenticated(
+    running_daemon: RunningDaemon, header: str, details: str
+) -> None:
+    with grpc.insecure_channel(running_daemon.tcp_target) as ch, \
+            pytest.raises(grpc.RpcError) as info:
+        Stub(ch).ListPrograms(pb.ListProgramsRequest(), metadata=[("authorization", header)])
+    assert (info.value.code(), info.value.details()) == (grpc.StatusCode.UNAUTHENTICATED, details)
 
 
 # ---------------------------------------------------------------- programs
