@@ -4,6 +4,7 @@ prompt promoted, served and pushed to a watcher."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -270,12 +271,14 @@ def test_a_run_in_progress_is_reported_as_it_is_now(
         feed(stub, "carol", 30)
         double.hold("task-double")  # the round waits inside its first step
         try:
+            asked = time.time()
             run_id = stub.Evolve(pb.EvolveRequest(user_id="carol", program="editor")).run_id
             assert double.held.wait(60)
             # The stored record still says queued; the live run says running.
             assert stored_status(running_daemon, run_id) == "queued"
             live = stub.GetRun(pb.GetRunRequest(run_id=run_id))
             assert (live.status, live.message) == (pb.RUN_STATUS_RUNNING, "started by admin")
+            assert asked - 1 <= live.started_at.ToNanoseconds() / 1e9 <= time.time()
             listed = stub.ListRuns(pb.ListRunsRequest(user_id="carol", program="editor")).runs
             assert [(r.run_id, r.status) for r in listed] == [(run_id, pb.RUN_STATUS_RUNNING)]
         finally:
@@ -420,7 +423,7 @@ def test_without_an_iteration_cap_a_round_takes_the_default(
     with grpc.insecure_channel(running_daemon.target) as ch:
         stub = pbg.GepadStub(ch)
         register(stub, double.api_base, budget=pb.Budget(
-            max_tokens_per_round=10**9, max_cost_usd_per_round=1000.0))
+            max_tokens_per_round=10**9, max_cost_usd_per_round=1000.0, max_tokens_per_day=10**10))
         feed(stub, "hal", 30)
         run_id = stub.Evolve(pb.EvolveRequest(user_id="hal", program="editor")).run_id
         final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
@@ -430,6 +433,7 @@ def test_without_an_iteration_cap_a_round_takes_the_default(
         assert (final.budget.max_tokens_per_round, final.budget.max_cost_usd_per_round) == (
             10**9, 1000.0)
         assert final.budget.max_metric_calls_per_day == 0  # no day cap: none shown
+        assert final.budget.max_tokens_per_day == 10**10
 
 
 def test_a_run_record_keeps_the_requests_own_settings() -> None:
