@@ -189,10 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--max-children", type=int, default=2, help="parallel workers (default 2)")
     parser.add_argument(
-        "--sample", type=int, default=0, metavar="N",
+        "--sample", type=int, default=None, metavar="N",
         help="test a random sample of N mutants (seed 0) instead of all: an unbiased estimate of "
         "the score when a full run would take hours (a group's `sample` in pyproject.toml sets "
-        "its default)",
+        "its default; --sample 0 tests every mutant)",
     )
     parser.add_argument("--fresh", action="store_true", help="delete the groups' caches first")
     parser.add_argument("--report", action="store_true", help="only print the report")
@@ -220,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.fresh:
                 shutil.rmtree(report.MUTANTS / group, ignore_errors=True)
             spec = pyproject["tool"]["gepad"]["mutate"][group]
-            sample = args.sample or int(spec.get("sample", 0))
+            sample = int(spec.get("sample", 0)) if args.sample is None else args.sample
             if not run_group(group, pyproject, args.only, args.max_children, sample):
                 failed.append(group)
         if failed:
