@@ -128,7 +128,7 @@ def test_tcp_requires_a_token_and_scopes_it(running_daemon: RunningDaemon, stub:
     ("Bearer", "authorization metadata must be 'Bearer <token>'"),
     ("Bearer a b", "unknown token"),  # the token is everything after the scheme
     ("bearer token-of-nobody", "unknown token"),
-])
+], ids=["basic", "no-token", "token-with-space", "unknown"])  # plain ids: mutmut selects by id
 def test_a_malformed_or_unknown_token_is_unauthenticated(
     running_daemon: RunningDaemon, header: str, details: str
 ) -> None:
@@ -253,6 +253,7 @@ def test_repeated_event_is_acknowledged_once(running_daemon: RunningDaemon, stub
     first = record(stub, event("same"))
     second = record(stub, event("same", comment="a retry with other text"))
     assert not first.duplicate and second.duplicate
+    assert first.event_id == second.event_id == "same"
     assert second.example_id == first.example_id
     assert rows(running_daemon, "SELECT count(*) FROM feedback_events") == [(1,)]
     # The same event id from another user is another event.
@@ -397,6 +398,7 @@ def test_prompt_edit_rollback_pin_and_unpin(running_daemon: RunningDaemon, stub:
         (3, "unpin", seed_id, seed_id, False),
     ]
     assert history[1].actor == "admin" and history[1].note == note
+    assert history[2].note == ""  # an unpin has nothing to say
     # Other users are untouched.
     assert stub.GetPrompt(pb.GetPromptRequest(user_id="bob", program="editor.system")).version == 0
 
