@@ -442,3 +442,26 @@ def test_a_run_record_keeps_the_requests_own_settings() -> None:
     text = rounds_module._run_json(run, rounds_module.EvolveOverrides(max_iterations=7, seed=42))
     assert rounds_module._parse_run_record(text) == (
         run, rounds_module.EvolveOverrides(max_iterations=7, seed=42))
+
+
+def test_the_frontier_of_a_user_still_on_the_seed_shows_the_seed(
+    running_daemon: RunningDaemon, double: OpenAIDouble
+) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base)
+        feed(stub, "ida", 30)
+        seed = stub.GetPrompt(pb.GetPromptRequest(user_id="ida", program="editor"))
+        # Just enough calls to score the seed on val: nothing else is tried or served.
+        budget = pb.Budget(max_metric_calls_per_round=val_examples(running_daemon, "ida"))
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="ida", program="editor",
+                                              budget=budget)).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+        assert final.status == pb.RUN_STATUS_SUCCEEDED and not final.promoted
+        frontier = stub.GetFrontier(pb.GetFrontierRequest(user_id="ida", program="editor"))
+        assert frontier.served_candidate_id == seed.candidate_id
+        (entry,) = frontier.entries
+        node = entry.candidate
+        assert (node.id, node.origin, dict(node.components), list(node.parent_ids),
+                node.run_id) == (seed.candidate_id, pb.CANDIDATE_ORIGIN_SEED,
+                                 {"system": SEED}, [], "")
