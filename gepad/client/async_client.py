@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
@@ -13,7 +12,6 @@ import grpc
 import grpc.aio
 
 from gepad.client import requests
-from gepad.client.backoff import Backoff
 from gepad.client.base import BaseClient, PromptWatch
 from gepad.client.cache import Fallback, PromptCache
 from gepad.client.connection import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT
@@ -26,8 +24,6 @@ if TYPE_CHECKING:
     from gepad.v1.gepad_pb2_grpc import GepadAsyncStub
 
 __all__ = ["AsyncClient"]
-
-logger = logging.getLogger("gepad.client")
 
 _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
@@ -199,33 +195,23 @@ class AsyncClient(BaseClient):
     async def watch_prompt(
         self, user_id: str, program: str, *, reconnect: bool = True
     ) -> AsyncGenerator[pb.Prompt, None]:
-        """The served prompt now, then each change; every one also lands in the cache.
-
-        If the daemon goes away after the first prompt arrived, the watch reconnects with backoff
-        (``reconnect=False`` ends it instead); repeats of the prompt already seen are skipped. A
-        daemon that cannot be reached at the start raises ``Unavailable`` at once.
-        """
+        """As ``Client.watch_prompt``: the served prompt now, then each change, reconnecting
+        after the daemon went away unless ``reconnect=False``."""
         request = requests.watch_prompt(user_id, program)
-        watch = PromptWatch(reconnect)
-        backoff = Backoff()
+        watch = PromptWatch(self.cache, reconnect)
         while True:
             call = self.stub.WatchPrompt(request, metadata=self.connection.metadata)
             try:
                 async for prompt in call:
-                    backoff.reset()
-                    self.cache.store(prompt)
-                    if watch.is_new(prompt):
+                    if watch.receive(prompt):
                         yield prompt
             except grpc.RpcError as exc:
-                error = from_rpc_error(exc)
-                if not watch.may_resume(error):
-                    raise error from exc
-                logger.warning("gepad: prompt watch lost (%s); reconnecting", error)
+                watch.lost(exc)
             finally:
                 call.cancel()
             if not reconnect:
                 return
-            await anyio.sleep(backoff.next())
+            await anyio.sleep(watch.backoff.next())
 
     # ------------------------------------------------------------------ lineage
 

@@ -5,8 +5,12 @@ What each method sends is in ``requests``; the two clients differ only in how th
 
 from __future__ import annotations
 
+import logging
 from typing import Self
 
+import grpc
+
+from gepad.client.backoff import Backoff
 from gepad.client.cache import PromptCache
 from gepad.client.connection import (
     DEFAULT_MAX_MESSAGE_BYTES,
@@ -15,11 +19,13 @@ from gepad.client.connection import (
     normalize_target,
     target_for_settings,
 )
-from gepad.client.status_errors import GepadError, Unreachable
+from gepad.client.status_errors import Unreachable, from_rpc_error
 from gepad.settings import Settings
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["BaseClient", "PromptWatch"]
+
+logger = logging.getLogger("gepad.client")
 
 
 class BaseClient:
@@ -62,21 +68,30 @@ class BaseClient:
 
 
 class PromptWatch:
-    """A prompt watch's memory across reconnects: which prompt the caller saw last."""
+    """What a prompt watch carries across reconnects: the prompt the caller saw last, and the
+    backoff before the next attempt. Both clients loop over the stream and ask it what to do."""
 
-    def __init__(self, reconnect: bool) -> None:
+    def __init__(self, cache: PromptCache, reconnect: bool) -> None:
+        self.cache = cache
         self.reconnect = reconnect
+        self.backoff = Backoff()
         self._seen: tuple[str, int, bool] | None = None
 
-    def is_new(self, prompt: pb.Prompt) -> bool:
-        """Whether to show ``prompt`` (a reconnect re-sends the one already seen)."""
+    def receive(self, prompt: pb.Prompt) -> bool:
+        """Stores ``prompt`` in the cache; whether to show it (a reconnect re-sends the one
+        already seen)."""
+        self.backoff.reset()
+        self.cache.store(prompt)
         key = (prompt.candidate_id, prompt.version, prompt.pinned)
         if key == self._seen:
             return False
         self._seen = key
         return True
 
-    def may_resume(self, error: GepadError) -> bool:
-        """Reconnect only to a daemon that was reached before: one that cannot be reached at
-        the start is a configuration error the caller must see."""
-        return self.reconnect and self._seen is not None and isinstance(error, Unreachable)
+    def lost(self, exc: grpc.RpcError) -> None:
+        """The stream broke: raises the error, unless the watch reconnects to a daemon it had
+        reached (one that cannot be reached at the start is a configuration error to show)."""
+        error = from_rpc_error(exc)
+        if not (self.reconnect and self._seen is not None and isinstance(error, Unreachable)):
+            raise error from exc
+        logger.warning("gepad: prompt watch lost (%s); reconnecting", error)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -13,7 +12,6 @@ from typing import Any, Self, TypeVar, Unpack, overload
 import grpc
 
 from gepad.client import requests
-from gepad.client.backoff import Backoff
 from gepad.client.base import BaseClient, PromptWatch
 from gepad.client.cache import Fallback, PromptCache
 from gepad.client.connection import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT
@@ -23,8 +21,6 @@ from gepad.v1 import gepad_pb2 as pb
 from gepad.v1.gepad_pb2_grpc import GepadStub
 
 __all__ = ["Client"]
-
-logger = logging.getLogger("gepad.client")
 
 _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
@@ -179,27 +175,21 @@ class Client(BaseClient):
         daemon that cannot be reached at the start raises ``Unavailable`` at once.
         """
         request = requests.watch_prompt(user_id, program)
-        watch = PromptWatch(reconnect)
-        backoff = Backoff()
+        watch = PromptWatch(self.cache, reconnect)
         while True:
             call = self.stub.WatchPrompt(request, metadata=self.connection.metadata)
             try:
                 for prompt in call:
-                    backoff.reset()
-                    self.cache.store(prompt)
-                    if watch.is_new(prompt):
+                    if watch.receive(prompt):
                         yield prompt
             except grpc.RpcError as exc:
-                error = from_rpc_error(exc)
-                if not watch.may_resume(error):
-                    raise error from exc
-                logger.warning("gepad: prompt watch lost (%s); reconnecting", error)
+                watch.lost(exc)
             finally:
                 # grpc-stubs leaves cancel() untyped.
                 call.cancel()  # type: ignore[no-untyped-call]
             if not reconnect:
                 return
-            time.sleep(backoff.next())
+            time.sleep(watch.backoff.next())
 
     # ------------------------------------------------------------------ lineage
 
