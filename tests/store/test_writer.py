@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -78,7 +79,7 @@ async def test_writes_after_close_are_refused_and_queued_ones_flushed(tmp_path: 
     writer = Writer(connect_writer(db))
     async with anyio.create_task_group() as tg:
         tg.start_soon(writer.submit, _insert("queued"))
-        await anyio.sleep(0.01)  # queued, but the writer is not running yet
+        await anyio.wait_all_tasks_blocked()  # queued, but the writer is not running yet
         writer.close()
         with pytest.raises(WriterClosedError,
                            match=r"^gepad is shutting down; the write was not accepted$"):
@@ -95,7 +96,7 @@ async def test_a_batch_takes_at_most_batch_max_writes_and_commits_are_counted(
     async with anyio.create_task_group() as tg:
         for i in range(5):
             tg.start_soon(writer.submit, _insert(f"p{i}"))
-        await anyio.sleep(0.01)  # all five queued before the writer starts
+        await anyio.wait_all_tasks_blocked()  # all five queued before the writer starts
         tg.start_soon(writer.run)
         await anyio.sleep(0.2)
         writer.close()
@@ -103,12 +104,21 @@ async def test_a_batch_takes_at_most_batch_max_writes_and_commits_are_counted(
     assert _names(tmp_path / "db.sqlite3") == [f"p{i}" for i in range(5)]
 
 
-def _slow(value: str, seconds: float = 0.3) -> object:
-    def op(conn: sqlite3.Connection) -> str:
-        time.sleep(seconds)  # runs in the writer's thread, like a large batch would
-        return _insert(value)(conn)  # type: ignore[operator, no-any-return]
+class Slow:
+    """A write that takes a while in the writer's thread (like a large batch) and says when it
+    has started, so a test can cancel something mid-commit on any machine."""
 
-    return op
+    def __init__(self, value: str, seconds: float = 0.3) -> None:
+        self.value, self.seconds = value, seconds
+        self.started = threading.Event()
+
+    def __call__(self, conn: sqlite3.Connection) -> str:
+        self.started.set()
+        time.sleep(self.seconds)
+        return _insert(self.value)(conn)  # type: ignore[operator, no-any-return]
+
+    async def wait_started(self) -> None:
+        assert await anyio.to_thread.run_sync(self.started.wait, 10)
 
 
 async def test_a_write_in_flight_completes_when_the_writer_task_is_cancelled(
@@ -117,16 +127,18 @@ async def test_a_write_in_flight_completes_when_the_writer_task_is_cancelled(
     writer = Writer(connect_writer(tmp_path / "db.sqlite3"))
     got: list[object] = []
 
-    async def submit() -> None:
-        got.append(await writer.submit(_slow("inflight")))  # type: ignore[arg-type]
+    slow = Slow("inflight")
 
-    with anyio.fail_after(5):
+    async def submit() -> None:
+        got.append(await writer.submit(slow))
+
+    with anyio.fail_after(10):
         async with anyio.create_task_group() as tg:
             with anyio.CancelScope() as writer_scope:
                 tg.start_soon(submit)
                 async with anyio.create_task_group() as inner:
                     await inner.start(writer.run)
-                    await anyio.sleep(0.1)  # the commit is under way in its thread
+                    await slow.wait_started()  # the commit is under way in its thread
                     writer_scope.cancel()
     # The batch committed and its caller was woken, cancelled writer or not.
     assert got == ["inflight"]
@@ -136,10 +148,17 @@ async def test_a_write_in_flight_completes_when_the_writer_task_is_cancelled(
 async def test_a_queued_write_completes_even_if_its_caller_is_cancelled(tmp_path: Path) -> None:
     writer = Writer(connect_writer(tmp_path / "db.sqlite3"))
     got: list[object] = []
+    slow = Slow("late")
+
+    async def deadline(caller: anyio.CancelScope) -> None:
+        await slow.wait_started()
+        caller.cancel()  # the caller's deadline passes mid-commit
+
     async with anyio.create_task_group() as tg:
         await tg.start(writer.run)
-        with anyio.move_on_after(0.05):  # a caller's deadline, passing mid-commit
-            got.append(await writer.submit(_slow("late")))  # type: ignore[arg-type]
+        with anyio.CancelScope() as caller:
+            tg.start_soon(deadline, caller)
+            got.append(await writer.submit(slow))
         writer.close()
     # Once queued, the write happens and the caller sees its result rather than a cancellation.
     assert got == ["late"]
@@ -161,7 +180,7 @@ async def test_writes_are_not_starved_by_a_busy_thread_pool(tmp_path: Path) -> N
             await tg.start(writer.run)
             for _ in range(int(shared.total_tokens)):
                 tg.start_soon(hold_a_token)
-            await anyio.sleep(0.01)
+            await anyio.wait_all_tasks_blocked()
             assert shared.available_tokens == 0
             assert await writer.submit(_insert("through")) == "through"
             release.set()
@@ -189,7 +208,7 @@ async def test_a_batch_whose_transaction_fails_is_rolled_back_whole_and_the_writ
     async with anyio.create_task_group() as tg:
         tg.start_soon(submit, "a", _insert("a"))
         tg.start_soon(submit, "b", sabotage)
-        await anyio.sleep(0.01)  # both queued: one batch
+        await anyio.wait_all_tasks_blocked()  # both queued: one batch
         await tg.start(writer.run)
         await anyio.sleep(0.1)
         assert await writer.submit(_insert("c")) == "c"  # the writer is not stuck in the failure
