@@ -39,9 +39,9 @@ async def test_watchers_see_each_change_and_end_on_close() -> None:
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch)
         tg.start_soon(watch)
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         prompts.publish(state(1, "one"))
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         prompts.close()
     assert seen == [0, 0, 1, 1]
 
@@ -90,11 +90,11 @@ async def test_a_wake_without_a_change_shows_watchers_nothing() -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch)
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         prompts.program_changed("p")  # the seed changed; this user is not on it
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         prompts.publish(state(2, "two"))
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         prompts.close()
     assert seen == [1, 2]
 
@@ -110,9 +110,9 @@ async def test_watchers_still_on_the_seed_see_a_new_seed() -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch)
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         seeds["p"] = CandidateRecord("cseed2", (), "seed", {"system": "new seed"}, "", "", 1.0)
         prompts.program_changed("p")
-        await anyio.sleep(0.01)
+        await anyio.wait_all_tasks_blocked()
         prompts.close()
     assert seen == ["cseed", "cseed2"]
