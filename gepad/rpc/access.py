@@ -41,7 +41,8 @@ RULES: dict[str, Rule] = {
 }
 
 
-def authorize(rpc: str, rule: Rule, caller: Principal, request: object) -> None:
+def authorize(rpc: str, caller: Principal, request: object) -> None:
+    rule = RULES[rpc]
     if rule is Rule.ADMIN:
         caller.require_admin(rpc)
     elif rule is Rule.USER:

@@ -19,7 +19,7 @@ from google.protobuf.message import DecodeError, Message
 
 from gepad.errors import InvalidArgument
 from gepad.rpc.access import RULES, authorize
-from gepad.rpc.auth import Authenticator
+from gepad.rpc.auth import Authenticator, Principal
 from gepad.rpc.status import status_of
 from gepad.v1 import gepad_pb2 as pb
 
@@ -62,15 +62,19 @@ def _check(request: object) -> None:
 Call = Callable[[Any, Context], Any]
 
 
-def _unary(name: str, method: Callable[..., Awaitable[Any]], auth: Authenticator) -> Call:
-    rule = RULES[name]
+def _admit(rpc: str, auth: Authenticator, context: Context, request: object) -> Principal:
+    """The authenticated caller, once the request parses and the RPC's access rule lets them in
+    (a client stream's messages are checked as they arrive)."""
+    caller = auth.principal(context)
+    _check(request)
+    authorize(rpc, caller, request)
+    return caller
 
+
+def _unary(name: str, method: Callable[..., Awaitable[Any]], auth: Authenticator) -> Call:
     async def handle(request: Any, context: Context) -> Any:
         try:
-            caller = auth.principal(context)
-            _check(request)
-            authorize(name, rule, caller, request)
-            return await method(request, caller)
+            return await method(request, _admit(name, auth, context, request))
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
@@ -82,14 +86,9 @@ def _unary(name: str, method: Callable[..., Awaitable[Any]], auth: Authenticator
 def _server_stream(
     name: str, method: Callable[..., AsyncIterator[Any]], auth: Authenticator
 ) -> Call:
-    rule = RULES[name]
-
     async def handle(request: Any, context: Context) -> AsyncIterator[Any]:
         try:
-            caller = auth.principal(context)
-            _check(request)
-            authorize(name, rule, caller, request)
-            async for item in method(request, caller):
+            async for item in method(request, _admit(name, auth, context, request)):
                 yield item
         except grpc.aio.AbortError:
             raise
@@ -100,8 +99,6 @@ def _server_stream(
 
 
 def _client_stream(name: str, method: Callable[..., Awaitable[Any]], auth: Authenticator) -> Call:
-    rule = RULES[name]
-
     async def handle(requests: AsyncIterator[Any], context: Context) -> Any:
         async def checked() -> AsyncIterator[Any]:
             async for item in requests:
@@ -109,9 +106,7 @@ def _client_stream(name: str, method: Callable[..., Awaitable[Any]], auth: Authe
                 yield item
 
         try:
-            caller = auth.principal(context)
-            authorize(name, rule, caller, None)
-            return await method(checked(), caller)
+            return await method(checked(), _admit(name, auth, context, None))
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
