@@ -160,14 +160,20 @@ def _result(
     )
 
 
-def _session(
+def _begin(
     state: EngineState,
+    dataset: Dataset,
     seams: Seams,
     config: EngineConfig,
     budgets: Sequence[Budget],
     limiter: anyio.CapacityLimiter | None,
-) -> Session:
-    return Session(seams, config, Ledger(budgets), dict(state.high_water), limiter=limiter)
+) -> tuple[Session, _Work, list[tuple[int, int]]]:
+    """A step's session and working copy, its val columns matched to the dataset, and the
+    (row, column) pairs owed a val score."""
+    session = Session(seams, config, Ledger(budgets), dict(state.high_water), limiter=limiter)
+    work = _Work(state)
+    _sync_columns(work, dataset, session)
+    return session, work, _catch_up_pairs(work, dataset, session)
 
 
 # ---------------------------------------------------------------------------- public entry points
@@ -189,10 +195,7 @@ async def step(
     or changed val examples on frontier candidates); else a merge when one is due; else one
     reflective mutation. `budgets` (e.g. this round's and today's) are all respected.
     """
-    session = _session(state, seams, config, budgets, limiter)
-    work = _Work(state)
-    _sync_columns(work, dataset, session)
-    pairs = _catch_up_pairs(work, dataset, session)
+    session, work, pairs = _begin(state, dataset, seams, config, budgets, limiter)
     if pairs:
         return await _catch_up(work, state, dataset, session, pairs)
     if not dataset.val_ids or not dataset.train_ids:
@@ -216,10 +219,7 @@ async def catch_up(
 ) -> StepResult:
     """Only the catch-up part of `step`: scores pending candidates on all val examples and
     frontier candidates on val examples they lack (new or changed), cache first, within budget."""
-    session = _session(state, seams, config, budgets, limiter)
-    work = _Work(state)
-    _sync_columns(work, dataset, session)
-    pairs = _catch_up_pairs(work, dataset, session)
+    session, work, pairs = _begin(state, dataset, seams, config, budgets, limiter)
     if not pairs:
         return _result(work, state, session, "skipped", "nothing to catch up", "catch_up")
     return await _catch_up(work, state, dataset, session, pairs)
