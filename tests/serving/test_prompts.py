@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 import pytest
 
 from gepad.serving.prompts import ServedPrompts
 from gepad.store.lineage import CandidateRecord, ServedState
+from gepad.v1 import gepad_pb2 as pb
 
 pytestmark = pytest.mark.anyio
 
@@ -28,22 +31,32 @@ async def test_seed_until_served_and_versions_never_go_back() -> None:
     assert prompts.get("u", "p").components["system"] == "two"  # type: ignore[union-attr]
 
 
-async def test_watchers_see_each_change_and_end_on_close() -> None:
-    prompts = make()
-    seen: list[int] = []
+async def watched(
+    prompts: ServedPrompts, *changes: Callable[[], object], watchers: int = 1
+) -> list[pb.Prompt]:
+    """What watchers of u/p see while ``changes`` happen one by one, each once every watcher
+    waits for the next change; then the prompts are closed, which ends the watches."""
+    seen: list[pb.Prompt] = []
 
     async def watch() -> None:
         async for prompt in prompts.watch("u", "p"):
-            seen.append(prompt.version)
+            seen.append(prompt)
 
     async with anyio.create_task_group() as tg:
-        tg.start_soon(watch)
-        tg.start_soon(watch)
-        await anyio.wait_all_tasks_blocked()
-        prompts.publish(state(1, "one"))
+        for _ in range(watchers):
+            tg.start_soon(watch)
+        for change in changes:
+            await anyio.wait_all_tasks_blocked()
+            change()
         await anyio.wait_all_tasks_blocked()
         prompts.close()
-    assert seen == [0, 0, 1, 1]
+    return seen
+
+
+async def test_watchers_see_each_change_and_end_on_close() -> None:
+    prompts = make()
+    seen = await watched(prompts, lambda: prompts.publish(state(1, "one")), watchers=2)
+    assert [p.version for p in seen] == [0, 0, 1, 1]
 
 
 async def test_a_served_prompt_carries_what_was_served_and_when() -> None:
@@ -82,37 +95,21 @@ async def test_a_version_already_served_is_not_served_again() -> None:
 async def test_a_wake_without_a_change_shows_watchers_nothing() -> None:
     prompts = make()
     prompts.publish(state(1, "one"))
-    seen: list[int] = []
-
-    async def watch() -> None:
-        async for prompt in prompts.watch("u", "p"):
-            seen.append(prompt.version)
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(watch)
-        await anyio.wait_all_tasks_blocked()
-        prompts.program_changed("p")  # the seed changed; this user is not on it
-        await anyio.wait_all_tasks_blocked()
-        prompts.publish(state(2, "two"))
-        await anyio.wait_all_tasks_blocked()
-        prompts.close()
-    assert seen == [1, 2]
+    seen = await watched(
+        prompts,
+        lambda: prompts.program_changed("p"),  # the seed changed; this user is not on it
+        lambda: prompts.publish(state(2, "two")),
+    )
+    assert [p.version for p in seen] == [1, 2]
 
 
 async def test_watchers_still_on_the_seed_see_a_new_seed() -> None:
     seeds = {"p": SEED}
     prompts = ServedPrompts(seeds.get)
-    seen: list[str] = []
 
-    async def watch() -> None:
-        async for prompt in prompts.watch("u", "p"):
-            seen.append(prompt.candidate_id)
-
-    async with anyio.create_task_group() as tg:
-        tg.start_soon(watch)
-        await anyio.wait_all_tasks_blocked()
+    def new_seed() -> None:
         seeds["p"] = CandidateRecord("cseed2", (), "seed", {"system": "new seed"}, "", "", 1.0)
         prompts.program_changed("p")
-        await anyio.wait_all_tasks_blocked()
-        prompts.close()
-    assert seen == ["cseed", "cseed2"]
+
+    seen = await watched(prompts, new_seed)
+    assert [p.candidate_id for p in seen] == ["cseed", "cseed2"]
