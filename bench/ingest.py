@@ -140,10 +140,12 @@ async def _stream_client(
 def _ceiling(events: int, per_txn: int, root: Path) -> float:
     """Raw ``executemany`` of the daemon's own row shape into gepad's schema (WAL, FULL)."""
     from gepad.feedback.validation import validate_event
+    from gepad.rpc.messages import event_from_message
     from gepad.store.database import connect_writer
 
     now = time.time()
-    rows = [validate_event(acceptance(i, tag="raw"), now=now) for i in range(events)]
+    rows = [validate_event(event_from_message(acceptance(i, tag="raw")), now=now)
+            for i in range(events)]
     path = Path(tempfile.mkdtemp(prefix="raw-", dir=root)) / "raw.sqlite3"
     conn = connect_writer(path)  # gepad's schema, WAL, synchronous=FULL, busy timeout
     event_rows = [(r.user_id, r.event_id, r.program, r.kind, r.example_id, r.payload_json,
@@ -180,14 +182,15 @@ def _pipeline(events: int, per_txn: int, root: Path) -> float:
     import anyio
 
     from gepad.feedback.validation import validate_event
-    from gepad.programs import seed_candidate
+    from gepad.programs import Program, seed_candidate
+    from gepad.rpc.messages import event_from_message
     from gepad.store.database import connect_writer
     from gepad.store.repository import Store
     from gepad.store.writer import Writer
     from gepad.v1 import gepad_pb2 as pb
 
     bodies = [acceptance(i, tag="pipe").SerializeToString() for i in range(events)]
-    seed = seed_candidate(pb.Program(name=PROGRAM, seed_components={"system": "seed"}))
+    seed = seed_candidate(Program(name=PROGRAM, seed_components={"system": "seed"}))
     path = Path(tempfile.mkdtemp(prefix="pipe-", dir=root)) / "pipe.sqlite3"
     conn = connect_writer(path)
     writer = Writer(conn)
@@ -198,7 +201,8 @@ def _pipeline(events: int, per_txn: int, root: Path) -> float:
             await tg.start(writer.run)
             start = time.perf_counter()
             for lo in range(0, events, per_txn):
-                batch = [validate_event(pb.FeedbackEvent.FromString(b), now=time.time())
+                batch = [validate_event(event_from_message(pb.FeedbackEvent.FromString(b)),
+                                        now=time.time())
                          for b in bodies[lo:lo + per_txn]]
                 await store.record_events(batch, lambda _name: seed)
             seconds = time.perf_counter() - start

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 
 from gepad.v1 import gepad_pb2 as pb
 
-__all__ = ["CANDIDATE_ORIGIN", "FEEDBACK_KIND", "RUN_STATUS", "origin_value"]
+__all__ = ["CANDIDATE_ORIGIN", "FEEDBACK_KIND", "FEEDBACK_SOURCE", "RUN_STATUS"]
 
 
 def _names(values: Iterable[tuple[str, int]], prefix: str) -> dict[int, str]:
@@ -16,13 +16,7 @@ def _names(values: Iterable[tuple[str, int]], prefix: str) -> dict[int, str]:
 
 
 FEEDBACK_KIND = _names(pb.FeedbackKind.items(), "FEEDBACK_KIND_")
+FEEDBACK_SOURCE = _names(pb.FeedbackSource.items(), "FEEDBACK_SOURCE_")
 RUN_STATUS = _names(pb.RunStatus.items(), "RUN_STATUS_")
 CANDIDATE_ORIGIN = _names(pb.CandidateOrigin.items(), "CANDIDATE_ORIGIN_")
 
-
-def origin_value(name: str) -> pb.CandidateOrigin.ValueType:
-    """The CandidateOrigin named ``name`` ("seed", "human_edit"...); UNSPECIFIED if unknown."""
-    return pb.CandidateOrigin.Value(
-        "CANDIDATE_ORIGIN_" + name.upper() if name in CANDIDATE_ORIGIN.values() else
-        "CANDIDATE_ORIGIN_UNSPECIFIED"
-    )

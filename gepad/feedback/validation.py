@@ -13,12 +13,9 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from google.protobuf import json_format
-
-from gepad.enums import FEEDBACK_KIND
 from gepad.errors import InvalidArgument
+from gepad.feedback.event import FEEDBACK_KINDS, FEEDBACK_SOURCES, FeedbackEvent, event_to_json
 from gepad.identity import Split, example_id, split_of
-from gepad.v1 import gepad_pb2 as pb
 
 __all__ = [
     "NewEvent",
@@ -43,8 +40,6 @@ MAX_FUTURE_SECONDS = 24 * 3600
 _NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME_CHARS - 1}}}")
 _ID = re.compile(rf"[^\s\x00-\x1f\x7f]{{1,{MAX_ID_CHARS}}}")
 _ROLES = frozenset({"system", "user", "assistant", "tool"})
-_SOURCES = frozenset(pb.FeedbackSource.values())
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +101,16 @@ def _check_text(field: str, value: str, limit: int, *, required: bool = False) -
         raise InvalidArgument(field, "contains a NUL character")
 
 
-def validate_event(ev: pb.FeedbackEvent, *, now: float | None = None) -> NewEvent:
+def validate_event(ev: FeedbackEvent, *, now: float | None = None) -> NewEvent:
     """Turn a client's event into a NewEvent or raise InvalidArgument naming the field."""
     received_at = time.time() if now is None else now
     check_id("event.event_id", ev.event_id)
     check_id("event.user_id", ev.user_id)
     check_program_name("event.program", ev.program)
-    kind = FEEDBACK_KIND.get(ev.kind)
-    if kind is None:
-        raise InvalidArgument(
-            "event.kind",
-            "is required" if ev.kind == 0 else f"unknown value {ev.kind}",
-        )
-    if ev.source not in _SOURCES:
+    kind = ev.kind
+    if kind not in FEEDBACK_KINDS:
+        raise InvalidArgument("event.kind", f"unknown value {kind}" if kind else "is required")
+    if ev.source and ev.source not in FEEDBACK_SOURCES:
         raise InvalidArgument("event.source", f"unknown value {ev.source}")
 
     edited: dict[str, str] | None = None
@@ -132,13 +124,13 @@ def validate_event(ev: pb.FeedbackEvent, *, now: float | None = None) -> NewEven
     if len(ev.input) > MAX_MESSAGES:
         raise InvalidArgument("event.input", f"at most {MAX_MESSAGES} messages")
     total = 0
-    for i, message in enumerate(ev.input):
-        if message.role not in _ROLES:
+    for i, (role, content) in enumerate(ev.input):
+        if role not in _ROLES:
             raise InvalidArgument(
-                f"event.input[{i}].role", f"must be one of {sorted(_ROLES)}, got {message.role!r}"
+                f"event.input[{i}].role", f"must be one of {sorted(_ROLES)}, got {role!r}"
             )
-        _check_text(f"event.input[{i}].content", message.content, MAX_TEXT_CHARS)
-        total += len(message.content)
+        _check_text(f"event.input[{i}].content", content, MAX_TEXT_CHARS)
+        total += len(content)
     if total > MAX_INPUT_CHARS:
         raise InvalidArgument("event.input", f"totals {total} characters; the limit is "
                               f"{MAX_INPUT_CHARS}")
@@ -154,7 +146,7 @@ def validate_event(ev: pb.FeedbackEvent, *, now: float | None = None) -> NewEven
     if ev.dimension and (len(ev.dimension) > 64 or not _NAME.fullmatch(ev.dimension)):
         raise InvalidArgument("event.dimension", "must be a name of at most 64 characters")
 
-    if ev.HasField("score"):
+    if ev.score is not None:
         if not math.isfinite(ev.score) or not 0.0 <= ev.score <= 1.0:
             raise InvalidArgument("event.score", f"must be within 0..1, got {ev.score}")
     elif kind in {"rating", "judge_verdict"}:
@@ -167,16 +159,15 @@ def validate_event(ev: pb.FeedbackEvent, *, now: float | None = None) -> NewEven
             raise InvalidArgument("event.metadata", f"keys are 1..{MAX_METADATA_KEY_CHARS} chars")
         _check_text(f"event.metadata[{key!r}]", value, MAX_METADATA_VALUE_CHARS)
 
-    occurred_at = received_at
-    if ev.HasField("occurred_at"):
-        seconds, nanos = ev.occurred_at.seconds, ev.occurred_at.nanos
-        if not 0 <= nanos < 1_000_000_000 or not 0 <= seconds <= received_at + MAX_FUTURE_SECONDS:
-            raise InvalidArgument(
-                "event.occurred_at", "must be a valid time, not more than a day in the future"
-            )
-        occurred_at = seconds + nanos / 1e9
+    occurred_at = received_at if ev.occurred_at is None else ev.occurred_at
+    # Whole seconds are compared, as a protobuf Timestamp counts them.
+    if not (math.isfinite(occurred_at)
+            and 0 <= math.floor(occurred_at) <= received_at + MAX_FUTURE_SECONDS):
+        raise InvalidArgument(
+            "event.occurred_at", "must be a valid time, not more than a day in the future"
+        )
 
-    messages = [{"role": m.role, "content": m.content} for m in ev.input]
+    messages = [{"role": role, "content": content} for role, content in ev.input]
     ex_id = example_id(ev.user_id, ev.program, messages) if messages else ""
     return NewEvent(
         user_id=ev.user_id,
@@ -186,7 +177,7 @@ def validate_event(ev: pb.FeedbackEvent, *, now: float | None = None) -> NewEven
         example_id=ex_id,
         split=split_of(ex_id) if ex_id else None,
         input_json=json.dumps(messages, ensure_ascii=False),
-        payload_json=json_format.MessageToJson(ev, indent=None),
+        payload_json=event_to_json(ev),
         occurred_at=occurred_at,
         received_at=received_at,
         edited_components=edited,

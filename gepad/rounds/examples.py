@@ -21,8 +21,8 @@ _SPLITS = {"train", "val", "gate"}
 
 def build_dataset(examples: Sequence[ExampleRecord], events: Sequence[EventRow]) -> Dataset:
     by_example: dict[str, list[EventRow]] = {}
-    for event in events:
-        by_example.setdefault(event.example_id, []).append(event)
+    for row in events:
+        by_example.setdefault(row.example_id, []).append(row)
     built = []
     for record in examples:
         if record.split not in _SPLITS:
@@ -35,27 +35,23 @@ def build_dataset(examples: Sequence[ExampleRecord], events: Sequence[EventRow])
         rejected: list[str] = []
         dimensions: list[str] = []
         label: float | None = None
-        for event in by_example.get(record.example_id, []):
-            payload = json.loads(event.payload_json)
-            comment = payload.get("comment", "")
-            if comment:
-                notes.append(comment)
-            dimension = payload.get("dimension", "")
-            if dimension and dimension not in dimensions:
-                dimensions.append(dimension)
-            human = payload.get("source", "FEEDBACK_SOURCE_HUMAN") in (
-                "FEEDBACK_SOURCE_HUMAN", "FEEDBACK_SOURCE_UNSPECIFIED")
+        for row in by_example.get(record.example_id, []):
+            event = row.event
+            if event.comment:
+                notes.append(event.comment)
+            if event.dimension and event.dimension not in dimensions:
+                dimensions.append(event.dimension)
             if event.kind == "correction":
-                reference = payload.get("correction") or reference
+                reference = event.correction or reference
             elif event.kind == "rejection":
-                if payload.get("output"):
-                    rejected.append(payload["output"])
-                if human:
+                if event.output:
+                    rejected.append(event.output)
+                if event.from_human:
                     label = 0.0
-            elif event.kind == "acceptance" and human:
+            elif event.kind == "acceptance" and event.from_human:
                 label = 1.0
-            elif event.kind == "rating" and human and "score" in payload:
-                label = float(payload["score"])
+            elif event.kind == "rating" and event.from_human and event.score is not None:
+                label = event.score
         built.append(Example(
             id=record.example_id, split=record.split,  # type: ignore[arg-type]
             input=messages, reference=reference, notes=tuple(notes), label=label,

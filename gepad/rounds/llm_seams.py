@@ -4,28 +4,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-from google.protobuf import json_format
 
 from gepad.engine import Evaluator, MemoryEvaluationStore, Seams
 from gepad.evaluators import EvaluatorPanel, JudgeEvaluator, ReferenceEvaluator, RuleEvaluator
 from gepad.llm import ChatTaskRunner, LLMClient, LLMReflection, ModelSettings
-from gepad.v1 import gepad_pb2 as pb
+from gepad.programs import Program
 
 __all__ = ["LiteLLMSeams", "model_settings"]
 
 
-def model_settings(settings: pb.ModelSettings, fallback: pb.ModelSettings) -> ModelSettings:
+def model_settings(settings: ModelSettings, fallback: ModelSettings) -> ModelSettings:
     """A role without its own model (reflection, judge) uses the task model's settings."""
-    chosen = settings if settings.model else fallback
-    params: dict[str, Any] = (
-        json_format.MessageToDict(chosen.params) if chosen.HasField("params") else {}
-    )
-    return ModelSettings(
-        model=chosen.model, api_base=chosen.api_base or None,
-        api_key_env=chosen.api_key_env or None, params=params,
-    )
+    return settings if settings.model else fallback
 
 
 def _default_client(settings: ModelSettings) -> LLMClient:
@@ -41,7 +31,7 @@ class LiteLLMSeams:
     def __init__(self, client: Callable[[ModelSettings], LLMClient] = _default_client) -> None:
         self._client = client
 
-    def __call__(self, program: pb.Program, store: MemoryEvaluationStore) -> Seams:
+    def __call__(self, program: Program, store: MemoryEvaluationStore) -> Seams:
         if not program.task_model.model:
             raise ValueError(
                 f"program {program.name!r} has no task_model.model; set one to evolve it"

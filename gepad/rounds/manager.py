@@ -7,7 +7,6 @@ A round interrupted by a crash or shutdown is resumed at start-up from its last 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -18,7 +17,6 @@ from typing import Protocol
 
 import anyio
 from anyio.abc import TaskGroup
-from google.protobuf import json_format
 
 from gepad.engine import (
     Budget,
@@ -36,16 +34,15 @@ from gepad.engine import (
     step,
 )
 from gepad.engine.frontier import FrontierEntry, best_by_val
-from gepad.enums import RUN_STATUS
 from gepad.errors import FailedPrecondition, NotFound
-from gepad.programs import ProgramRegistry
+from gepad.lineage import CandidateRecord
+from gepad.programs import BudgetCaps, Program, ProgramRegistry
 from gepad.rounds.evaluations import evaluation_from_json, evaluation_row
 from gepad.rounds.examples import build_dataset
+from gepad.runs import Run, RunProgress
 from gepad.serving.prompts import ServedPrompts
-from gepad.store.lineage import CandidateRecord
 from gepad.store.repository import Store
 from gepad.store.runs import StepCommit
-from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["RoundManager", "SeamsFactory"]
 
@@ -53,26 +50,25 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_ITERATIONS = 10
 DEFAULT_METRIC_CALLS_PER_ROUND = 300
+NO_CAPS = BudgetCaps()
 # Consecutive steps that change nothing (no candidate, no evaluation) before a round stops.
 MAX_IDLE_STEPS = 3
-
-_TERMINAL = {pb.RUN_STATUS_SUCCEEDED, pb.RUN_STATUS_FAILED, pb.RUN_STATUS_CANCELLED}
 
 
 class SeamsFactory(Protocol):
     """Builds the engine's seams for one program (task runner, evaluator panel, reflection LM)
     around the evaluation store and clock the round provides."""
 
-    def __call__(self, program: pb.Program, store: MemoryEvaluationStore) -> Seams: ...
+    def __call__(self, program: Program, store: MemoryEvaluationStore) -> Seams: ...
 
 
 @dataclass
 class _Live:
-    progress: pb.RunProgress
+    progress: RunProgress
     changed: anyio.Event = field(default_factory=anyio.Event)
 
 
-def engine_config(program: pb.Program, seed: int) -> EngineConfig:
+def engine_config(program: Program, seed: int) -> EngineConfig:
     ev = program.evolution
     return EngineConfig(
         minibatch_size=ev.minibatch_size or 3,
@@ -136,70 +132,66 @@ class RoundManager:
         """Own the rounds' tasks; resume rounds a previous process left unfinished."""
         async with anyio.create_task_group() as tg:
             self._tg = tg
-            for run_id, text in await self._store.pending_runs():
-                run, overrides = _parse_run_record(text)
+            for run in await self._store.pending_runs():
                 if self._programs.get(run.program) is not None:
-                    log.info("resuming run %s for %s/%s", run_id, run.user_id, run.program)
-                    self._start(run, overrides)
+                    log.info("resuming run %s for %s/%s", run.run_id, run.user_id, run.program)
+                    self._start(run)
             task_status.started()
             await anyio.sleep_forever()
 
-    def _start(self, run: pb.Run, overrides: EvolveOverrides) -> None:
+    def _start(self, run: Run) -> None:
         assert self._tg is not None  # run() owns the rounds' task group
         self._active[(run.user_id, run.program)] = run.run_id
-        self._live[run.run_id] = _Live(pb.RunProgress(run=run, event="queued"))
-        self._tg.start_soon(self._round, run, overrides)
+        self._live[run.run_id] = _Live(RunProgress(run.copy(), "queued"))
+        self._tg.start_soon(self._round, run)
 
     # ------------------------------------------------------------------ EvolutionService
 
-    async def evolve(self, request: pb.EvolveRequest, actor: str, trigger: str = "manual") -> str:
-        key = (request.user_id, request.program)
+    async def evolve(
+        self, user_id: str, program: str, *, actor: str, trigger: str = "manual",
+        budget: BudgetCaps = NO_CAPS, max_iterations: int = 0, seed: int = 0,
+    ) -> str:
+        """Start a round for the user's program (or return the one already running)."""
+        key = (user_id, program)
         if key in self._active:
             return self._active[key]  # one round at a time: the caller can watch this one
-        program = self._programs.get(request.program)
-        if program is not None and not program.task_model.model:
+        registered = self._programs.get(program)
+        if registered is not None and not registered.task_model.model:
             raise FailedPrecondition(
-                f"program {request.program!r} has no task_model.model; set one to evolve it"
+                f"program {program!r} has no task_model.model; set one to evolve it"
             )
-        if not await self._store.has_history(request.user_id, request.program):
-            raise NotFound(
-                f"user {request.user_id!r} has no feedback for program {request.program!r} yet"
-            )
-        run_id = "r" + uuid.uuid4().hex[:15]
-        run = pb.Run(run_id=run_id, user_id=request.user_id, program=request.program,
-                     trigger=trigger, status=pb.RUN_STATUS_QUEUED, message=f"started by {actor}")
-        run.budget.CopyFrom(request.budget)
-        run.started_at.FromNanoseconds(int(self._clock() * 1e9))
-        overrides = EvolveOverrides(request.max_iterations, request.seed)
-        await self._store.insert_run(run_id, run.user_id, run.program, trigger, "queued",
-                                     _run_json(run, overrides))
-        self._start(run, overrides)
-        return run_id
+        if not await self._store.has_history(user_id, program):
+            raise NotFound(f"user {user_id!r} has no feedback for program {program!r} yet")
+        run = Run(run_id="r" + uuid.uuid4().hex[:15], user_id=user_id, program=program,
+                  trigger=trigger, message=f"started by {actor}", budget=budget,
+                  started_at=self._clock(), max_iterations=max_iterations, seed=seed)
+        await self._store.insert_run(run)
+        self._start(run)
+        return run.run_id
 
-    async def get_run(self, run_id: str) -> pb.Run | None:
+    async def get_run(self, run_id: str) -> Run | None:
         live = self._live.get(run_id)
         if live is not None:
             return live.progress.run
-        text = await self._store.run_record(run_id)
-        return None if text is None else _parse_run(text)
+        return await self._store.get_run(run_id)
 
-    async def list_runs(self, user_id: str, program: str, limit: int) -> list[pb.Run]:
-        runs = [_parse_run(t) for t in await self._store.run_records(user_id, program, limit)]
+    async def list_runs(self, user_id: str, program: str, limit: int) -> list[Run]:
+        runs = await self._store.list_runs(user_id, program, limit)
         return [self._live[r.run_id].progress.run if r.run_id in self._live else r for r in runs]
 
-    async def watch_run(self, run_id: str) -> AsyncIterator[pb.RunProgress]:
-        last: pb.RunProgress | None = None
+    async def watch_run(self, run_id: str) -> AsyncIterator[RunProgress]:
+        last: RunProgress | None = None
         while True:
             live = self._live.get(run_id)
             if live is None:
                 run = await self.get_run(run_id)
-                if run is not None and (last is None or last.run.status not in _TERMINAL):
-                    yield pb.RunProgress(run=run, event="finished")
+                if run is not None and (last is None or not last.run.finished):
+                    yield RunProgress(run, "finished")
                 return
             if live.progress is not last:
                 last = live.progress
                 yield last
-                if last.run.status in _TERMINAL:
+                if last.run.finished:
                     return
                 # While this watcher was away the round may have published more, or finished:
                 # look again before waiting for a change that may already have happened.
@@ -226,39 +218,37 @@ class RoundManager:
 
     # ------------------------------------------------------------------ one round
 
-    def _publish(self, run: pb.Run, event: str, detail: str = "") -> None:
+    def _publish(self, run: Run, event: str, detail: str = "") -> None:
         live = self._live[run.run_id]
-        progress = pb.RunProgress(event=event, detail=detail)
-        progress.run.CopyFrom(run)
-        live.progress = progress
+        live.progress = RunProgress(run.copy(), event, detail)
         live.changed.set()
         live.changed = anyio.Event()
 
-    async def _round(self, run: pb.Run, overrides: EvolveOverrides) -> None:
+    async def _round(self, run: Run) -> None:
         key = (run.user_id, run.program)
         try:
             async with self._rounds:
-                await self._evolve(run, overrides)
+                await self._evolve(run)
         except Exception as exc:  # a round's failure is recorded, never fatal to the daemon
             log.exception("run %s failed", run.run_id)
-            run.status = pb.RUN_STATUS_FAILED
+            run.status = "failed"
             run.message = f"{type(exc).__name__}: {exc}"
-            await self._finish(run, overrides)
+            await self._finish(run)
         finally:
             del self._active[key]
             # Watchers wake to find the run gone from the live table and read its final record.
             self._live.pop(run.run_id).changed.set()
 
-    async def _finish(self, run: pb.Run, overrides: EvolveOverrides) -> None:
-        run.finished_at.FromNanoseconds(int(self._clock() * 1e9))
-        await self._store.finish_run(run.run_id, RUN_STATUS[run.status], _run_json(run, overrides))
+    async def _finish(self, run: Run) -> None:
+        run.finished_at = self._clock()
+        await self._store.finish_run(run.copy())
 
-    async def _evolve(self, run: pb.Run, overrides: EvolveOverrides) -> None:
+    async def _evolve(self, run: Run) -> None:
         user_id, program_name = run.user_id, run.program
         program = self._programs.get(program_name)
         if program is None:
             raise NotFound(f"program {program_name!r} no longer exists")
-        run.status = pb.RUN_STATUS_RUNNING
+        run.status = "running"
         self._publish(run, "started")
 
         inputs = await self._store.round_inputs(user_id, program_name, _day_start(self._clock()))
@@ -266,7 +256,7 @@ class RoundManager:
         dataset = build_dataset(inputs.examples, inputs.events)
         cache = MemoryEvaluationStore(evaluation_from_json(t) for t in inputs.evaluations)
         seams = self._seams(program, cache)
-        seed = overrides.seed or zlib.crc32(run.run_id.encode())
+        seed = run.seed or zlib.crc32(run.run_id.encode())
         config = engine_config(program, seed)
 
         served = self._served_candidate(user_id, program_name)
@@ -279,15 +269,15 @@ class RoundManager:
         budgets = self._budgets(program, run, today)
         # Report the caps in force (program defaults included), not only the request's overrides.
         round_cap, day_cap = budgets
-        run.budget.CopyFrom(pb.Budget(
+        run.budget = BudgetCaps(
             max_metric_calls_per_round=round_cap.max_metric_calls or 0,
             max_tokens_per_round=round_cap.max_tokens or 0,
             max_cost_usd_per_round=round_cap.max_cost_usd or 0.0,
             max_metric_calls_per_day=day_cap.max_metric_calls or 0,
             max_tokens_per_day=day_cap.max_tokens or 0,
             max_cost_usd_per_day=day_cap.max_cost_usd or 0.0,
-        ))
-        max_iterations = (overrides.max_iterations or program.evolution.max_iterations_per_round
+        )
+        max_iterations = (run.max_iterations or program.evolution.max_iterations_per_round
                           or DEFAULT_MAX_ITERATIONS)
         idle = 0
         while state.round_iterations < max_iterations and idle < MAX_IDLE_STEPS:
@@ -301,18 +291,17 @@ class RoundManager:
             self._count(run, result.metric_calls, result.usage.calls, result.usage.tokens,
                         result.usage.cost_usd)
             self._frontier_stats(run, state)
-            await self._commit(run, overrides, state, result.new_candidates,
-                               result.new_evaluations)
+            await self._commit(run, state, result.new_candidates, result.new_evaluations)
             self._publish(run, result.event, result.detail)
             if result.event in ("budget_exhausted", "no_data"):
                 break  # the gate decides with what there is; _promote writes the run's message
             idle = idle + 1 if not (result.new_candidates or result.new_evaluations) else 0
 
-        await self._promote(run, overrides, state, dataset, seams, config, budgets)
-        run.status = pb.RUN_STATUS_SUCCEEDED
-        await self._finish(run, overrides)
+        await self._promote(run, state, dataset, seams, config, budgets)
+        run.status = "succeeded"
+        await self._finish(run)
 
-    async def _promote(self, run: pb.Run, overrides: EvolveOverrides, state: EngineState,
+    async def _promote(self, run: Run, state: EngineState,
                        dataset: Dataset, seams: Seams, config: EngineConfig,
                        budgets: tuple[Budget, ...]) -> None:
         current = self._prompts.get(run.user_id, run.program)
@@ -332,7 +321,7 @@ class RoundManager:
                     result.usage.cost_usd)
         decision = result.decision
         why = "; ".join(decision.reasons)
-        await self._commit(run, overrides, state, (), result.new_evaluations)
+        await self._commit(run, state, (), result.new_evaluations)
         if not decision.promote or decision.candidate_id is None:
             self._publish(run, "not_promoted", why)
             run.message = f"not promoted: {why}"
@@ -359,7 +348,7 @@ class RoundManager:
         return Candidate(id=prompt.candidate_id, components=dict(sorted(prompt.components.items())),
                          origin="seed" if prompt.version == 0 else "human_edit")
 
-    def _budgets(self, program: pb.Program, run: pb.Run, today: list[str]) -> tuple[Budget, ...]:
+    def _budgets(self, program: Program, run: Run, today: list[Run]) -> tuple[Budget, ...]:
         b, o = program.budget, run.budget
         round_budget = Budget(
             max_metric_calls=(o.max_metric_calls_per_round or b.max_metric_calls_per_round
@@ -369,7 +358,7 @@ class RoundManager:
             metric_calls=run.metric_calls, tokens=run.tokens, cost_usd=run.cost_usd,
             llm_calls=run.llm_calls,
         )
-        spent = [_parse_run(t) for t in today]
+        spent = today
         day_budget = Budget(
             max_metric_calls=_int_cap(b.max_metric_calls_per_day),
             max_tokens=_int_cap(b.max_tokens_per_day),
@@ -382,56 +371,28 @@ class RoundManager:
         return (round_budget, day_budget)
 
     @staticmethod
-    def _count(run: pb.Run, metric_calls: int, llm_calls: int, tokens: int, cost: float) -> None:
+    def _count(run: Run, metric_calls: int, llm_calls: int, tokens: int, cost: float) -> None:
         run.metric_calls += metric_calls
         run.llm_calls += llm_calls
         run.tokens += tokens
         run.cost_usd += cost
 
     @staticmethod
-    def _frontier_stats(run: pb.Run, state: EngineState) -> None:
+    def _frontier_stats(run: Run, state: EngineState) -> None:
         run.frontier_size = len(frontier_of(state.scores).members)
         best = best_by_val(state)
         if best is not None:
             agg = state.scores.aggregate[state.index(best.id)]
             run.best_val_score = float(agg.mean()) if agg.size else 0.0
 
-    async def _commit(self, run: pb.Run, overrides: EvolveOverrides, state: EngineState,
-                      candidates: tuple[Candidate, ...], evaluations: tuple[object, ...]) -> None:
+    async def _commit(self, run: Run, state: EngineState, candidates: tuple[Candidate, ...],
+                      evaluations: tuple[object, ...]) -> None:
         commit = StepCommit(
-            user_id=run.user_id, program=run.program, run_id=run.run_id,
-            state_json=state.to_json(),
-            candidates=[(c.id, c.parent_ids, c.origin, c.components, c.rationale, c.created_at)
-                        for c in candidates],
+            run=run.copy(), state_json=state.to_json(),
+            candidates=[CandidateRecord(c.id, c.parent_ids, c.origin, c.components, c.rationale,
+                                        run.run_id, c.created_at) for c in candidates],
             evaluations=[evaluation_row(e) for e in evaluations],  # type: ignore[arg-type]
-            run_status=RUN_STATUS[run.status], run_json=_run_json(run, overrides), at=self._clock(),
+            at=self._clock(),
         )
         await self._store.commit_step(commit)
-
-
-@dataclass(frozen=True)
-class EvolveOverrides:
-    """The per-request knobs a resumed round must see again (kept inside the run record)."""
-
-    max_iterations: int = 0
-    seed: int = 0
-
-
-
-def _run_json(run: pb.Run, overrides: EvolveOverrides) -> str:
-    data = json.loads(json_format.MessageToJson(run, indent=None))
-    data["_overrides"] = {"max_iterations": overrides.max_iterations, "seed": overrides.seed}
-    return json.dumps(data)
-
-
-def _parse_run(text: str) -> pb.Run:
-    return _parse_run_record(text)[0]
-
-
-def _parse_run_record(text: str) -> tuple[pb.Run, EvolveOverrides]:
-    data = json.loads(text)
-    extra = data.pop("_overrides", None) or {}
-    overrides = EvolveOverrides(int(extra.get("max_iterations", 0)), int(extra.get("seed", 0)))
-    return json_format.ParseDict(data, pb.Run()), overrides
-
 

@@ -20,7 +20,6 @@ from apscheduler.triggers.date import DateTrigger
 
 from gepad.programs import ProgramRegistry
 from gepad.store.repository import Store
-from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["EvolutionScheduler", "Evolver"]
 
@@ -28,7 +27,9 @@ log = logging.getLogger(__name__)
 
 
 class Evolver(Protocol):
-    async def evolve(self, request: pb.EvolveRequest, actor: str, trigger: str = ...) -> str: ...
+    async def evolve(
+        self, user_id: str, program: str, *, actor: str, trigger: str = ...
+    ) -> str: ...
 
 
 class EvolutionScheduler:
@@ -105,7 +106,7 @@ class EvolutionScheduler:
             return None
         try:
             return await self._rounds.evolve(
-                pb.EvolveRequest(user_id=user_id, program=program), "scheduler", trigger
+                user_id, program, actor="scheduler", trigger=trigger
             )
         except Exception:  # one user's failure must not stop the others' rounds
             log.exception("could not start a %s round for %s/%s", trigger, user_id, program)

@@ -8,12 +8,12 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any, Protocol
 
 import anyio
 import grpc
 
-from gepad.enums import origin_value
 from gepad.errors import InvalidArgument, NotFound, Unimplemented
 from gepad.feedback.validation import (
     NewEvent,
@@ -21,12 +21,24 @@ from gepad.feedback.validation import (
     check_program_name,
     validate_event,
 )
-from gepad.programs import ProgramRegistry, validate_program
+from gepad.lineage import CandidateRecord, ServedState
+from gepad.programs import BudgetCaps, ProgramRegistry, validate_program
 from gepad.rounds.manager import FrontierView
 from gepad.rpc.auth import Principal
+from gepad.rpc.messages import (
+    budget_from_message,
+    candidate_message,
+    change_message,
+    event_from_message,
+    program_from_message,
+    program_message,
+    progress_message,
+    prompt_message,
+    run_message,
+)
+from gepad.runs import Run, RunProgress
 from gepad.serving.prompts import ServedPrompts
 from gepad.store.ingest import IngestResult
-from gepad.store.lineage import CandidateRecord
 from gepad.store.repository import Store
 from gepad.v1 import gepad_pb2 as pb
 
@@ -38,21 +50,12 @@ MAX_STREAM_EVENTS = 100_000
 class EvolutionService(Protocol):
     """What the servicer needs from the evolution side of the daemon (the GEPA engine)."""
 
-    async def evolve(self, request: pb.EvolveRequest, actor: str) -> str: ...
-    async def get_run(self, run_id: str) -> pb.Run | None: ...
-    async def list_runs(self, user_id: str, program: str, limit: int) -> list[pb.Run]: ...
-    def watch_run(self, run_id: str) -> AsyncIterator[pb.RunProgress]: ...
+    async def evolve(self, user_id: str, program: str, *, actor: str, budget: BudgetCaps = ...,
+                     max_iterations: int = ..., seed: int = ...) -> str: ...
+    async def get_run(self, run_id: str) -> Run | None: ...
+    async def list_runs(self, user_id: str, program: str, limit: int) -> list[Run]: ...
+    def watch_run(self, run_id: str) -> AsyncIterator[RunProgress]: ...
     async def frontier(self, user_id: str, program: str) -> FrontierView: ...
-
-
-def candidate_message(record: CandidateRecord) -> pb.Candidate:
-    message = pb.Candidate(
-        id=record.candidate_id, parent_ids=record.parent_ids,
-        origin=origin_value(record.origin),
-        components=record.components, rationale=record.rationale, run_id=record.run_id,
-    )
-    message.created_at.FromNanoseconds(int(record.created_at * 1e9))
-    return message
 
 
 class GepadServicer:
@@ -103,30 +106,27 @@ class GepadServicer:
     async def UpsertProgram(
         self, request: pb.UpsertProgramRequest, caller: Principal
     ) -> pb.UpsertProgramResponse:
-        program = validate_program(request.program)
+        program = validate_program(program_from_message(request.program))
         async with self._program_lock:
             old = self._programs.get(program.name)
-            program.revision = old.revision + 1 if old else 1
-            now = self._clock()
-            program.updated_at.FromNanoseconds(int(now * 1e9))
-            await self._store.upsert_program(
-                program.name, ProgramRegistry.to_json(program), program.revision, now
-            )
+            program = replace(program, revision=old.revision + 1 if old else 1,
+                              updated_at=self._clock())
+            await self._store.upsert_program(program)
             self._programs.put(program)
         self._prompts.program_changed(program.name)
-        return pb.UpsertProgramResponse(program=program, created=old is None)
+        return pb.UpsertProgramResponse(program=program_message(program), created=old is None)
 
     async def GetProgram(self, request: pb.GetProgramRequest, caller: Principal) -> pb.Program:
         check_program_name("name", request.name)
         program = self._programs.get(request.name)
         if program is None:
             raise NotFound(f"program {request.name!r} does not exist")
-        return program
+        return program_message(program)
 
     async def ListPrograms(
         self, request: pb.ListProgramsRequest, caller: Principal
     ) -> pb.ListProgramsResponse:
-        return pb.ListProgramsResponse(programs=self._programs.all())
+        return pb.ListProgramsResponse(programs=[program_message(p) for p in self._programs.all()])
 
     # ------------------------------------------------------------------ feedback
 
@@ -135,7 +135,7 @@ class GepadServicer:
     ) -> pb.RecordFeedbackResponse:
         if not request.HasField("event"):
             raise InvalidArgument("event", "is required")
-        event = validate_event(request.event, now=self._clock())
+        event = validate_event(event_from_message(request.event), now=self._clock())
         caller.require_user(event.user_id)
         self._seed(event.program)
         (result,) = await self._store.record_events(
@@ -157,7 +157,7 @@ class GepadServicer:
                     "events", f"a stream holds at most {MAX_STREAM_EVENTS} events; split it"
                 )
             try:
-                event = validate_event(message, now=self._clock())
+                event = validate_event(event_from_message(message), now=self._clock())
                 caller.require_user(event.user_id)
                 self._seed(event.program)
             except InvalidArgument as exc:
@@ -187,16 +187,14 @@ class GepadServicer:
 
     async def GetPrompt(self, request: pb.GetPromptRequest, caller: Principal) -> pb.Prompt:
         self._user_program(request.user_id, request.program)
-        prompt = self._prompts.get(request.user_id, request.program)
-        assert prompt is not None  # the program exists: _user_program checked
-        return prompt
+        return prompt_message(self._served(request.user_id, request.program))
 
     async def WatchPrompt(
         self, request: pb.WatchPromptRequest, caller: Principal
     ) -> AsyncIterator[pb.Prompt]:
         self._user_program(request.user_id, request.program)
-        async for prompt in self._prompts.watch(request.user_id, request.program):
-            yield prompt
+        async for state in self._prompts.watch(request.user_id, request.program):
+            yield prompt_message(state)
 
     # ------------------------------------------------------------------ lineage
 
@@ -214,14 +212,8 @@ class GepadServicer:
             served_candidate_id=(
                 lineage.served.candidate_id if lineage.served else seed.candidate_id
             ),
+            history=[change_message(change) for change in lineage.changes],
         )
-        for change in lineage.changes:
-            item = response.history.add(
-                version=change.version, from_candidate_id=change.from_candidate_id,
-                to_candidate_id=change.to_candidate_id, reason=change.reason, actor=change.actor,
-                pinned=change.pinned, note=change.note,
-            )
-            item.at.FromNanoseconds(int(change.at * 1e9))
         return response
 
     async def Rollback(self, request: pb.RollbackRequest, caller: Principal) -> pb.Prompt:
@@ -238,23 +230,23 @@ class GepadServicer:
             candidate=request.candidate_id, pinned=True, reason="rollback",
             actor=caller.actor, note=request.note, seed=seed,
         )
-        return self._served(request.user_id, request.program)
+        return prompt_message(self._served(request.user_id, request.program))
 
     async def Unpin(self, request: pb.UnpinRequest, caller: Principal) -> pb.Prompt:
         seed = self._user_program(request.user_id, request.program)
         current = self._served(request.user_id, request.program)
-        if not current.pinned:
-            return current
-        await self._store.serve(
-            user_id=request.user_id, program=request.program, candidate=current.candidate_id,
-            pinned=False, reason="unpin", actor=caller.actor, note="", seed=seed,
-        )
-        return self._served(request.user_id, request.program)
+        if current.pinned:
+            await self._store.serve(
+                user_id=request.user_id, program=request.program, candidate=current.candidate_id,
+                pinned=False, reason="unpin", actor=caller.actor, note="", seed=seed,
+            )
+            current = self._served(request.user_id, request.program)
+        return prompt_message(current)
 
-    def _served(self, user_id: str, program: str) -> pb.Prompt:
-        prompt = self._prompts.get(user_id, program)
-        assert prompt is not None
-        return prompt
+    def _served(self, user_id: str, program: str) -> ServedState:
+        served = self._prompts.get(user_id, program)
+        assert served is not None  # the program exists: _user_program checked
+        return served
 
     # ------------------------------------------------------------------ evolution
 
@@ -262,10 +254,14 @@ class GepadServicer:
         self._user_program(request.user_id, request.program)
         if request.max_iterations < 0:
             raise InvalidArgument("max_iterations", "must not be negative")
-        run_id = await self._require_evolution().evolve(request, caller.actor)
+        run_id = await self._require_evolution().evolve(
+            request.user_id, request.program, actor=caller.actor,
+            budget=budget_from_message(request.budget), max_iterations=request.max_iterations,
+            seed=request.seed,
+        )
         return pb.EvolveResponse(run_id=run_id)
 
-    async def _run(self, caller: Principal, run_id: str) -> pb.Run:
+    async def _run(self, caller: Principal, run_id: str) -> Run:
         check_id("run_id", run_id)
         run = await self._require_evolution().get_run(run_id)
         if run is None or not caller.can_reach(run.user_id):
@@ -274,7 +270,7 @@ class GepadServicer:
         return run
 
     async def GetRun(self, request: pb.GetRunRequest, caller: Principal) -> pb.Run:
-        return await self._run(caller, request.run_id)
+        return run_message(await self._run(caller, request.run_id))
 
     async def ListRuns(self, request: pb.ListRunsRequest, caller: Principal) -> pb.ListRunsResponse:
         self._user_program(request.user_id, request.program)
@@ -283,14 +279,14 @@ class GepadServicer:
         runs = await self._require_evolution().list_runs(
             request.user_id, request.program, request.limit or 20
         )
-        return pb.ListRunsResponse(runs=runs)
+        return pb.ListRunsResponse(runs=[run_message(run) for run in runs])
 
     async def WatchRun(
         self, request: pb.WatchRunRequest, caller: Principal
     ) -> AsyncIterator[pb.RunProgress]:
         await self._run(caller, request.run_id)
         async for progress in self._require_evolution().watch_run(request.run_id):
-            yield progress
+            yield progress_message(progress)
 
     async def GetFrontier(
         self, request: pb.GetFrontierRequest, caller: Principal

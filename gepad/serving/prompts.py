@@ -1,7 +1,7 @@
 """What each user is served, held in memory, and the watchers waiting for it to change.
 
-GetPrompt is the hot path of every client, so it is a dict lookup returning a ready message: no
-database read, no allocation beyond gRPC's own. It subscribes to the store's served changes.
+GetPrompt is the hot path of every client, so it is a dict lookup: no database read. It
+subscribes to the store's served changes.
 """
 
 from __future__ import annotations
@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator, Callable
 
 import anyio
 
-from gepad.store.lineage import CandidateRecord, ServedState
-from gepad.v1 import gepad_pb2 as pb
+from gepad.lineage import CandidateRecord, ServedState
 
 __all__ = ["ServedPrompts"]
 
@@ -21,7 +20,7 @@ Key = tuple[str, str]
 class ServedPrompts:
     def __init__(self, seed_of: Callable[[str], CandidateRecord | None]) -> None:
         self._seed_of = seed_of
-        self._served: dict[Key, pb.Prompt] = {}
+        self._served: dict[Key, ServedState] = {}
         self._changed: dict[Key, anyio.Event] = {}
         self._closed = False
 
@@ -30,9 +29,9 @@ class ServedPrompts:
 
     def load(self, states: list[ServedState]) -> None:
         for state in states:
-            self._served[(state.user_id, state.program)] = _message(state)
+            self._served[(state.user_id, state.program)] = state
 
-    def get(self, user_id: str, program: str) -> pb.Prompt | None:
+    def get(self, user_id: str, program: str) -> ServedState | None:
         """The served prompt, or the program's seed for a user never served anything else;
         None when the program does not exist."""
         served = self._served.get((user_id, program))
@@ -41,10 +40,9 @@ class ServedPrompts:
         seed = self._seed_of(program)
         if seed is None:
             return None
-        # Version 0 and unpinned: the message's defaults.
-        return pb.Prompt(
+        return ServedState(
             user_id=user_id, program=program, candidate_id=seed.candidate_id,
-            components=seed.components,
+            components=seed.components, version=0, pinned=False, updated_at=0.0,
         )
 
     def is_pinned(self, user_id: str, program: str) -> bool:
@@ -56,7 +54,7 @@ class ServedPrompts:
         current = self._served.get(key)
         if current is not None and current.version >= state.version:
             return
-        self._served[key] = _message(state)
+        self._served[key] = state
         self._wake(key)
 
     def program_changed(self, program: str) -> None:
@@ -75,7 +73,7 @@ class ServedPrompts:
         if event is not None:
             event.set()
 
-    async def watch(self, user_id: str, program: str) -> AsyncIterator[pb.Prompt]:
+    async def watch(self, user_id: str, program: str) -> AsyncIterator[ServedState]:
         """The current prompt, then each change, until close(). A slow watcher skips straight to
         the newest version rather than queueing every intermediate one."""
         key = (user_id, program)
@@ -92,11 +90,3 @@ class ServedPrompts:
                 yield prompt
             await event.wait()
 
-
-def _message(state: ServedState) -> pb.Prompt:
-    prompt = pb.Prompt(
-        user_id=state.user_id, program=state.program, candidate_id=state.candidate_id,
-        components=state.components, version=state.version, pinned=state.pinned,
-    )
-    prompt.updated_at.FromNanoseconds(int(state.updated_at * 1e9))
-    return prompt

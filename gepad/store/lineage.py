@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 from gepad.errors import NotFound
+from gepad.lineage import CandidateRecord, ServedChange, ServedState
 
 __all__ = [
-    "CandidateRecord",
-    "ServedChange",
-    "ServedState",
     "UnknownCandidateError",
     "insert_candidate",
     "read_all_served",
@@ -29,40 +26,6 @@ __all__ = [
 
 class UnknownCandidateError(NotFound):
     """A lineage node the user does not have."""
-
-
-@dataclass(frozen=True, slots=True)
-class CandidateRecord:
-    candidate_id: str
-    parent_ids: tuple[str, ...]
-    origin: str
-    components: Mapping[str, str]
-    rationale: str
-    run_id: str
-    created_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ServedState:
-    user_id: str
-    program: str
-    candidate_id: str
-    components: Mapping[str, str]
-    version: int
-    pinned: bool
-    updated_at: float
-
-
-@dataclass(frozen=True, slots=True)
-class ServedChange:
-    version: int
-    from_candidate_id: str
-    to_candidate_id: str
-    reason: str
-    actor: str
-    pinned: bool
-    note: str
-    at: float
 
 
 def insert_candidate(

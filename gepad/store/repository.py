@@ -20,13 +20,13 @@ from sqlmodel import Session, select
 
 from gepad.engine import candidate_id
 from gepad.feedback.validation import NewEvent
+from gepad.lineage import CandidateRecord, ServedChange, ServedState
+from gepad.programs import Program, program_from_json, program_to_json
+from gepad.runs import Run
 from gepad.store import runs
 from gepad.store.database import BUSY_TIMEOUT_MS, open_reader_engine
 from gepad.store.ingest import IngestResult, insert_events
 from gepad.store.lineage import (
-    CandidateRecord,
-    ServedChange,
-    ServedState,
     insert_candidate,
     read_all_served,
     read_candidates,
@@ -51,7 +51,7 @@ class RoundInputs:
     events: list[runs.EventRow]
     state_json: str | None
     evaluations: list[str]
-    runs_today: list[str]  # run records (JSON) of the user's program started since the day began
+    runs_today: list[Run]  # the user's rounds of this program started since the day began
 
 
 @dataclass(frozen=True)
@@ -113,9 +113,12 @@ class Store:
 
         return await anyio.to_thread.run_sync(run, limiter=self._readers)
 
-    def load_programs(self) -> list[ProgramRow]:
+    def load_programs(self) -> list[Program]:
         with Session(self._engine) as session:
-            return list(session.exec(select(ProgramRow)))
+            return [
+                program_from_json(row.spec_json, revision=row.revision, updated_at=row.updated_at)
+                for row in session.exec(select(ProgramRow))
+            ]
 
     def load_served(self) -> list[ServedState]:
         with self._read() as conn:
@@ -143,13 +146,13 @@ class Store:
 
     # ------------------------------------------------------------------ writes
 
-    async def upsert_program(self, name: str, spec_json: str, revision: int, at: float) -> None:
+    async def upsert_program(self, program: Program) -> None:
         def op(conn: sqlite3.Connection) -> None:
             conn.execute(
                 "INSERT INTO programs (name, spec_json, revision, updated_at) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT (name) DO UPDATE SET spec_json = excluded.spec_json, "
                 "revision = excluded.revision, updated_at = excluded.updated_at",
-                (name, spec_json, revision, at),
+                (program.name, program_to_json(program), program.revision, program.updated_at),
             )
 
         await self.writer.submit(op)
@@ -238,20 +241,14 @@ class Store:
 
     # ------------------------------------------------------------------ runs
 
-    async def pending_runs(self) -> list[tuple[str, str]]:
-        """(run id, its record) of every round a previous process left unfinished."""
+    async def pending_runs(self) -> list[Run]:
+        """Every round a previous process left unfinished, oldest first."""
+        return await self.read(runs.pending_runs)
 
-        def read(conn: sqlite3.Connection) -> list[tuple[str, str]]:
-            pending = runs.pending_rounds(conn)
-            records = ((run_id, runs.read_run(conn, run_id)) for run_id, _, _ in pending)
-            return [(run_id, text) for run_id, text in records if text is not None]
-
-        return await self.read(read)
-
-    async def run_record(self, run_id: str) -> str | None:
+    async def get_run(self, run_id: str) -> Run | None:
         return await self.read(lambda conn: runs.read_run(conn, run_id))
 
-    async def run_records(self, user_id: str, program: str, limit: int) -> list[str]:
+    async def list_runs(self, user_id: str, program: str, limit: int) -> list[Run]:
         """The newest ``limit`` run records of a user's program, newest first."""
         return await self.read(lambda conn: runs.read_runs(conn, user_id, program, limit))
 
@@ -273,16 +270,13 @@ class Store:
         """(user, program) pairs with feedback newer than their last round."""
         return await self.read(lambda conn: list(runs.users_with_new_events(conn)))
 
-    async def insert_run(self, run_id: str, user_id: str, program: str, trigger: str,
-                         status: str, run_json: str) -> None:
-        await self.writer.submit(lambda conn: runs.insert_run(
-            conn, run_id, user_id, program, trigger, status, run_json, self._clock()))
+    async def insert_run(self, run: Run) -> None:
+        await self.writer.submit(lambda conn: runs.insert_run(conn, run))
 
-    async def finish_run(self, run_id: str, status: str, run_json: str) -> None:
+    async def finish_run(self, run: Run) -> None:
         """The run's final record; written even if the caller is being cancelled."""
         with anyio.CancelScope(shield=True):
-            await self.writer.submit(
-                lambda conn: runs.update_run(conn, run_id, status, run_json, self._clock()))
+            await self.writer.submit(lambda conn: runs.update_run(conn, run))
 
     async def commit_step(self, commit: runs.StepCommit) -> None:
         """One engine step, whole: state, candidates, evaluations and the run's counters in one

@@ -8,8 +8,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
+
+from gepad.feedback.event import FeedbackEvent, event_from_json
+from gepad.lineage import CandidateRecord
+from gepad.runs import Run, run_from_json, run_to_json
 
 __all__ = [
     "EventRow",
@@ -18,7 +23,7 @@ __all__ = [
     "commit_step",
     "day_usage",
     "insert_run",
-    "pending_rounds",
+    "pending_runs",
     "read_dataset_rows",
     "read_engine_state",
     "read_evaluations",
@@ -39,22 +44,18 @@ class ExampleRecord:
 @dataclass(frozen=True, slots=True)
 class EventRow:
     example_id: str
-    kind: str
-    payload_json: str
+    event: FeedbackEvent
 
 
 @dataclass(frozen=True)
 class StepCommit:
-    user_id: str
-    program: str
-    run_id: str
+    """One engine step of ``run``, committed whole."""
+
+    run: Run
     state_json: str
-    # (candidate_id, parent ids, origin, components, rationale, created_at)
-    candidates: Sequence[tuple[str, Sequence[str], str, Mapping[str, str], str, float]]
+    candidates: Sequence[CandidateRecord]
     # (candidate content hash, example id, evaluator key, payload json)
     evaluations: Sequence[tuple[str, str, str, str]]
-    run_status: str
-    run_json: str
     at: float
 
 
@@ -70,9 +71,9 @@ def read_dataset_rows(
         )
     ]
     events = [
-        EventRow(*row)
-        for row in conn.execute(
-            "SELECT example_id, kind, payload_json FROM feedback_events "
+        EventRow(example, event_from_json(payload))
+        for example, payload in conn.execute(
+            "SELECT example_id, payload_json FROM feedback_events "
             "WHERE user_id = ? AND program = ? AND example_id != '' ORDER BY seq",
             (user_id, program),
         )
@@ -99,90 +100,85 @@ def read_evaluations(conn: sqlite3.Connection, user_id: str, program: str) -> li
 
 
 def commit_step(conn: sqlite3.Connection, commit: StepCommit) -> None:
+    user_id, program = commit.run.user_id, commit.run.program
     conn.execute(
         "INSERT INTO engine_states (user_id, program, state_json, updated_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (user_id, program) DO UPDATE SET state_json = excluded.state_json, "
         "updated_at = excluded.updated_at",
-        (commit.user_id, commit.program, commit.state_json, commit.at),
+        (user_id, program, commit.state_json, commit.at),
     )
     conn.executemany(
         "INSERT INTO candidates (user_id, program, candidate_id, parent_ids_json, origin, "
         "components_json, rationale, run_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT DO NOTHING",
         [
-            (commit.user_id, commit.program, cid, json.dumps(list(parents)), origin,
-             json.dumps(dict(components), ensure_ascii=False), rationale, commit.run_id, created)
-            for cid, parents, origin, components, rationale, created in commit.candidates
+            (user_id, program, c.candidate_id, json.dumps(list(c.parent_ids)), c.origin,
+             json.dumps(dict(c.components), ensure_ascii=False), c.rationale, commit.run.run_id,
+             c.created_at)
+            for c in commit.candidates
         ],
     )
     conn.executemany(
         "INSERT INTO evaluations (candidate_hash, example_id, evaluator_version, user_id, "
         "program, payload_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         [
-            (chash, example, evaluator, commit.user_id, commit.program, payload, commit.at)
+            (chash, example, evaluator, user_id, program, payload, commit.at)
             for chash, example, evaluator, payload in commit.evaluations
         ],
     )
-    # A step never finishes its run: the round's end writes finished_at.
-    update_run(conn, commit.run_id, commit.run_status, commit.run_json, None)
+    update_run(conn, commit.run)
 
 
-def insert_run(
-    conn: sqlite3.Connection, run_id: str, user_id: str, program: str, trigger: str,
-    status: str, run_json: str, at: float,
-) -> None:
+def insert_run(conn: sqlite3.Connection, run: Run) -> None:
     conn.execute(
-        'INSERT INTO runs (run_id, user_id, program, "trigger", status, run_json, started_at) '
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (run_id, user_id, program, trigger, status, run_json, at),
+        'INSERT INTO runs (run_id, user_id, program, "trigger", status, run_json, started_at, '
+        "finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (run.run_id, run.user_id, run.program, run.trigger, run.status, run_to_json(run),
+         run.started_at, run.finished_at),
     )
 
 
-def update_run(
-    conn: sqlite3.Connection, run_id: str, status: str, run_json: str, finished_at: float | None
-) -> None:
+def update_run(conn: sqlite3.Connection, run: Run) -> None:
     conn.execute(
         "UPDATE runs SET status = ?, run_json = ?, finished_at = ? WHERE run_id = ?",
-        (status, run_json, finished_at, run_id),
+        (run.status, run_to_json(run), run.finished_at, run.run_id),
     )
 
 
-def read_run(conn: sqlite3.Connection, run_id: str) -> str | None:
-    row = conn.execute("SELECT run_json FROM runs WHERE run_id = ?", (run_id,)).fetchone()
-    return None if row is None else str(row[0])
+_RUN_COLUMNS = "SELECT run_json, status, started_at, finished_at FROM runs"
 
 
-def read_runs(conn: sqlite3.Connection, user_id: str, program: str, limit: int) -> list[str]:
-    return [
-        str(row[0])
-        for row in conn.execute(
-            "SELECT run_json FROM runs WHERE user_id = ? AND program = ? "
-            "ORDER BY started_at DESC, run_id DESC LIMIT ?",
-            (user_id, program, limit),
-        )
-    ]
+def _runs(rows: Iterable[Sequence[Any]]) -> list[Run]:
+    return [run_from_json(text, status=status, started_at=started, finished_at=finished)
+            for text, status, started, finished in rows]
 
 
-def pending_rounds(conn: sqlite3.Connection) -> list[tuple[str, str, str]]:
-    """Runs a stopped daemon left queued or running: (run_id, user_id, program)."""
-    return [
-        (str(r[0]), str(r[1]), str(r[2]))
-        for r in conn.execute(
-            "SELECT run_id, user_id, program FROM runs WHERE status IN ('queued', 'running') "
-            "ORDER BY started_at"
-        )
-    ]
+def read_run(conn: sqlite3.Connection, run_id: str) -> Run | None:
+    found = _runs(conn.execute(f"{_RUN_COLUMNS} WHERE run_id = ?", (run_id,)))
+    return found[0] if found else None
 
 
-def day_usage(conn: sqlite3.Connection, user_id: str, program: str, since: float) -> list[str]:
-    """The run records of this user's rounds started since ``since`` (for per-day budgets)."""
-    return [
-        str(row[0])
-        for row in conn.execute(
-            "SELECT run_json FROM runs WHERE user_id = ? AND program = ? AND started_at >= ?",
-            (user_id, program, since),
-        )
-    ]
+def read_runs(conn: sqlite3.Connection, user_id: str, program: str, limit: int) -> list[Run]:
+    return _runs(conn.execute(
+        f"{_RUN_COLUMNS} WHERE user_id = ? AND program = ? "
+        "ORDER BY started_at DESC, run_id DESC LIMIT ?",
+        (user_id, program, limit),
+    ))
+
+
+def pending_runs(conn: sqlite3.Connection) -> list[Run]:
+    """Runs a stopped daemon left queued or running, oldest first."""
+    return _runs(conn.execute(
+        f"{_RUN_COLUMNS} WHERE status IN ('queued', 'running') ORDER BY started_at"
+    ))
+
+
+def day_usage(conn: sqlite3.Connection, user_id: str, program: str, since: float) -> list[Run]:
+    """This user's rounds started since ``since`` (for per-day budgets)."""
+    return _runs(conn.execute(
+        f"{_RUN_COLUMNS} WHERE user_id = ? AND program = ? AND started_at >= ?",
+        (user_id, program, since),
+    ))
 
 
 def users_with_new_events(conn: sqlite3.Connection) -> Iterable[tuple[str, str]]:

@@ -12,7 +12,7 @@ __all__ = ["ProgramRow"]
 class ProgramRow(SQLModel, table=True):
     __tablename__ = "programs"
     name: str = Field(primary_key=True)
-    # The gepad.v1.Program message as canonical JSON (protobuf's JSON mapping).
+    # The Program record as JSON (gepad.programs.program_to_json).
     spec_json: str
     revision: int
     updated_at: float

@@ -1,6 +1,7 @@
 """Every request limit README.md documents, at the limit (accepted) and one past it (refused,
 naming the field, nothing stored), through the real daemon over its Unix socket; then every other
-way an event can be wrong, and the exact message its sender reads (`validate_event` directly).
+way an event can be wrong, and the exact message its sender reads (the message converted as the
+servicer does, then `validate_event` directly).
 
 The numbers are read from README.md's "Request limits" paragraph, so the documented limit is the
 one tested: raising a limit in the code, or in the README alone, fails here.
@@ -17,12 +18,14 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gepad.errors import InvalidArgument
-from gepad.feedback.validation import validate_event
+from gepad.feedback.event import event_from_json
+from gepad.feedback.validation import NewEvent
+from gepad.feedback.validation import validate_event as validate_record
 from gepad.identity import example_id, split_of
+from gepad.rpc.messages import event_from_message
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
 from tests.conftest import RunningDaemon
@@ -30,6 +33,10 @@ from tests.conftest import RunningDaemon
 README = (Path(__file__).parents[2] / "README.md").read_text()
 LIMITS_TEXT = " ".join(README.split("Request limits", 1)[1].split("\n\n", 1)[0].split())
 PROGRAM = "bot"
+
+
+def validate_event(ev: pb.FeedbackEvent, now: float | None = None) -> NewEvent:
+    return validate_record(event_from_message(ev), now=now)
 
 
 def documented(pattern: str) -> int:
@@ -294,7 +301,7 @@ def test_a_valid_event_becomes_a_record_of_what_was_sent() -> None:
     assert (got.received_at, got.occurred_at) == (NOW, NOW + DAY + 0.5)
     assert got.edited_components is None
     # The whole event as sent is kept, on one line.
-    assert json_format.Parse(got.payload_json, pb.FeedbackEvent()) == ev
+    assert event_from_json(got.payload_json) == event_from_message(ev)
     assert "\n" not in got.payload_json
 
     # Times from the epoch on, to the nanosecond.

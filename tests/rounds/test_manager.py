@@ -15,6 +15,8 @@ import pytest
 
 import gepad.rounds.manager as rounds_module
 from gepad.engine import Budget
+from gepad.programs import BudgetCaps, EvolutionSettings, Program
+from gepad.runs import Run, RunProgress
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
 from tests.conftest import DaemonThread, RunningDaemon, make_settings
@@ -239,27 +241,27 @@ def test_evolve_refuses_what_it_cannot_do(running_daemon: RunningDaemon) -> None
 async def test_a_watcher_that_falls_behind_still_sees_how_the_run_ended() -> None:
     # While a watcher is away (its last message still being sent), the round publishes its
     # last steps and finishes: the watcher's next message must be the final state.
-    run = pb.Run(run_id="r1", user_id="u", program="p", status=pb.RUN_STATUS_RUNNING)
-    text = {"run": ""}
+    run = Run(run_id="r1", user_id="u", program="p", trigger="manual", status="running")
+    stored: dict[str, Run] = {}
 
     class Runs:
-        async def run_record(self, run_id: str) -> str:
-            return text["run"]
+        async def get_run(self, run_id: str) -> Run:
+            return stored["run"]
 
     manager = rounds_module.RoundManager(store=Runs(), programs=None, prompts=None,  # type: ignore[arg-type]
                                          seams=None)  # type: ignore[arg-type]
-    manager._live["r1"] = rounds_module._Live(pb.RunProgress(run=run, event="started"))
+    manager._live["r1"] = rounds_module._Live(RunProgress(run.copy(), "started"))
     watch = manager.watch_run("r1")
     assert (await watch.__anext__()).event == "started"
 
     manager._publish(run, "promoted")
-    run.status = pb.RUN_STATUS_SUCCEEDED
-    text["run"] = rounds_module._run_json(run, rounds_module.EvolveOverrides())
+    run.status = "succeeded"
+    stored["run"] = run.copy()
     manager._publish(run, "finished")
     manager._live.pop("r1")
 
     rest = [p async for p in watch]
-    assert [(p.event, p.run.status) for p in rest] == [("finished", pb.RUN_STATUS_SUCCEEDED)]
+    assert [(p.event, p.run.status) for p in rest] == [("finished", "succeeded")]
 
 
 def test_a_run_in_progress_is_reported_as_it_is_now(
@@ -295,10 +297,10 @@ def stored_status(daemon: RunningDaemon, run_id: str) -> str:
 
 
 def test_a_programs_evolution_settings_reach_the_engine_and_zero_means_the_default() -> None:
-    defaults = rounds_module.engine_config(pb.Program(), seed=7)
+    defaults = rounds_module.engine_config(Program("p", {}), seed=7)
     assert (defaults.minibatch_size, defaults.rollouts_per_example, defaults.max_merges,
             defaults.max_concurrency, defaults.seed) == (3, 1, 5, 8, 7)
-    program = pb.Program(evolution=pb.EvolutionSettings(
+    program = Program("p", {}, evolution=EvolutionSettings(
         minibatch_size=6, rollouts_per_example=2, max_merges_per_round=1, max_concurrency=3))
     chosen = rounds_module.engine_config(program, seed=0)
     assert (chosen.minibatch_size, chosen.rollouts_per_example, chosen.max_merges,
@@ -340,21 +342,21 @@ def test_a_round_waits_its_turn_and_one_user_has_one_round_at_a_time(
 
 
 def test_a_rounds_budgets_come_from_the_request_the_program_and_the_days_runs() -> None:
-    program = pb.Program(budget=pb.Budget(
+    program = Program("p", {}, budget=BudgetCaps(
         max_metric_calls_per_round=50, max_tokens_per_round=1, max_cost_usd_per_round=0.5,
         max_metric_calls_per_day=1, max_tokens_per_day=0, max_cost_usd_per_day=0.25))
-    run = pb.Run(metric_calls=4, tokens=9, cost_usd=0.125, llm_calls=6)
-    run.budget.max_metric_calls_per_round = 20  # the request's own cap wins
-    earlier = [pb.Run(metric_calls=m, tokens=10 * m, cost_usd=m / 8, llm_calls=2 * m)
-               for m in (1, 2)]
-    today = [rounds_module._run_json(r, rounds_module.EvolveOverrides()) for r in earlier]
+    run = Run("r", "u", "p", "manual", metric_calls=4, tokens=9, cost_usd=0.125, llm_calls=6,
+              budget=BudgetCaps(max_metric_calls_per_round=20))  # the request's own cap wins
+    today = [Run(f"r{m}", "u", "p", "manual", metric_calls=m, tokens=10 * m, cost_usd=m / 8,
+                 llm_calls=2 * m) for m in (1, 2)]
     round_budget, day_budget = rounds_module.RoundManager._budgets(None, program, run, today)  # type: ignore[arg-type]
     assert round_budget == Budget(max_metric_calls=20, max_tokens=1, max_cost_usd=0.5,
                                   metric_calls=4, tokens=9, cost_usd=0.125, llm_calls=6)
     assert day_budget == Budget(max_metric_calls=1, max_tokens=None, max_cost_usd=0.25,
                                 metric_calls=3, tokens=30, cost_usd=0.375, llm_calls=6)
     # Nothing set anywhere: the default per-round call cap, nothing else capped.
-    plain, day = rounds_module.RoundManager._budgets(None, pb.Program(), pb.Run(), [])  # type: ignore[arg-type]
+    plain, day = rounds_module.RoundManager._budgets(  # type: ignore[arg-type]
+        None, Program("p", {}), Run("r", "u", "p", "manual"), [])
     assert plain == Budget(max_metric_calls=rounds_module.DEFAULT_METRIC_CALLS_PER_ROUND)
     assert day == Budget()
 
@@ -436,12 +438,6 @@ def test_without_an_iteration_cap_a_round_takes_the_default(
         assert final.budget.max_tokens_per_day == 10**10
 
 
-def test_a_run_record_keeps_the_requests_own_settings() -> None:
-    run = pb.Run(run_id="r1", user_id="u", program="p", status=pb.RUN_STATUS_RUNNING,
-                 metric_calls=12, message="step 3")
-    text = rounds_module._run_json(run, rounds_module.EvolveOverrides(max_iterations=7, seed=42))
-    assert rounds_module._parse_run_record(text) == (
-        run, rounds_module.EvolveOverrides(max_iterations=7, seed=42))
 
 
 def test_the_frontier_of_a_user_still_on_the_seed_shows_the_seed(

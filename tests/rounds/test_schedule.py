@@ -9,8 +9,10 @@ import anyio
 import grpc
 import pytest
 
+from gepad.feedback.event import FeedbackEvent
 from gepad.feedback.validation import validate_event
-from gepad.programs import ProgramRegistry
+from gepad.llm import ModelSettings
+from gepad.programs import EvolutionSettings, Program, ProgramRegistry
 from gepad.rounds.schedule import EvolutionScheduler
 from gepad.store.database import connect_writer
 from gepad.store.repository import Store
@@ -59,8 +61,9 @@ class RecordingEvolver:
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
 
-    async def evolve(self, request: pb.EvolveRequest, actor: str, trigger: str = "manual") -> str:
-        self.calls.append((request.user_id, request.program, trigger))
+    async def evolve(self, user_id: str, program: str, *, actor: str,
+                     trigger: str = "manual") -> str:
+        self.calls.append((user_id, program, trigger))
         return f"run-{len(self.calls)}"
 
 
@@ -69,17 +72,16 @@ async def test_nightly_starts_rounds_only_for_users_with_new_feedback(tmp_path: 
     db = tmp_path / "db.sqlite3"
     writer = Writer(connect_writer(db))
     store = Store(db, writer)
-    program = pb.Program(name="bot", seed_components={"system": "s"},
-                         task_model=pb.ModelSettings(model="openai/x"))
+    program = Program(name="bot", seed_components={"system": "s"},
+                      task_model=ModelSettings(model="openai/x"))
     programs = ProgramRegistry([program])
     evolver = RecordingEvolver()
     scheduler = EvolutionScheduler(rounds=evolver, programs=programs, store=store,
                                    nightly_cron="17 3 * * *", debounce_seconds=1)
 
-    def event(user: str, n: int) -> pb.FeedbackEvent:
-        return pb.FeedbackEvent(event_id=f"{user}{n}", user_id=user, program="bot",
-                                kind=pb.FEEDBACK_KIND_ACCEPTANCE, output="fine",
-                                input=[pb.ChatMessage(role="user", content=f"q{n}")])
+    def event(user: str, n: int) -> FeedbackEvent:
+        return FeedbackEvent(event_id=f"{user}{n}", user_id=user, program="bot",
+                             kind="acceptance", output="fine", input=(("user", f"q{n}"),))
 
     async with anyio.create_task_group() as tg:
         await tg.start(writer.run)
@@ -119,9 +121,9 @@ async def until(condition: Callable[[], bool]) -> None:
 async def test_the_event_count_starts_again_after_a_round_fires(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite3"
     writer = Writer(connect_writer(db))
-    program = pb.Program(name="bot", seed_components={"system": "s"},
-                         task_model=pb.ModelSettings(model="openai/x"),
-                         evolution=pb.EvolutionSettings(evolve_after_events=5))
+    program = Program(name="bot", seed_components={"system": "s"},
+                      task_model=ModelSettings(model="openai/x"),
+                      evolution=EvolutionSettings(evolve_after_events=5))
     evolver = RecordingEvolver()
     scheduler = EvolutionScheduler(rounds=evolver, programs=ProgramRegistry([program]),
                                    store=Store(db, writer), nightly_cron="17 3 * * *",

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from gepad.feedback.event import FeedbackEvent
 from gepad.feedback.validation import NewEvent, validate_event
 from gepad.store.database import connect_writer
 from gepad.store.ingest import IngestResult, insert_events
-from gepad.v1 import gepad_pb2 as pb
 
 
 @pytest.fixture
@@ -20,12 +20,11 @@ def conn(tmp_path: Path) -> Iterator[sqlite3.Connection]:
 
 
 def event(event_id: str, *, user: str = "alice", text: str = "Fix: teh cat",
-          at: float = 100.0, kind: int = pb.FEEDBACK_KIND_ACCEPTANCE) -> NewEvent:
-    ev = pb.FeedbackEvent(event_id=event_id, user_id=user, program="bot", kind=kind, output="ok")
-    if kind == pb.FEEDBACK_KIND_PROMPT_EDIT:
-        ev.edited_components["system"] = "Be brief."
+          at: float = 100.0, kind: str = "acceptance") -> NewEvent:
+    if kind == "prompt_edit":
+        ev = FeedbackEvent(event_id, user, "bot", kind, edited_components={"system": "Be brief."})
     else:
-        ev.input.add(role="user", content=text)
+        ev = FeedbackEvent(event_id, user, "bot", kind, input=(("user", text),), output="ok")
     return validate_event(ev, now=at)
 
 
@@ -74,7 +73,7 @@ def test_a_stored_event_id_is_a_duplicate_and_changes_nothing(conn: sqlite3.Conn
 
 
 def test_a_prompt_edit_is_logged_without_an_example(conn: sqlite3.Connection) -> None:
-    results = insert_events(conn, [event("edit", kind=pb.FEEDBACK_KIND_PROMPT_EDIT),
+    results = insert_events(conn, [event("edit", kind="prompt_edit"),
                                    event("e1")])
     assert [(r.event_id, r.duplicate) for r in results] == [("edit", False), ("e1", False)]
     assert results[0].example_id == ""

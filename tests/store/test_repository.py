@@ -6,8 +6,8 @@ from pathlib import Path
 import anyio
 import pytest
 
+from gepad.lineage import CandidateRecord, ServedState
 from gepad.store.database import connect_writer
-from gepad.store.lineage import CandidateRecord, ServedState
 from gepad.store.repository import ServedChanges, Store
 from gepad.store.writer import Writer
 

@@ -1,0 +1,185 @@
+"""Protobuf messages to gepad's records and back: the one place the two shapes meet.
+
+Inside gepad, programs, feedback events, served prompts, candidates and runs are plain records;
+the servicer converts a request on the way in and a record on the way out, here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any, cast
+
+from google.protobuf import json_format
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from gepad.enums import CANDIDATE_ORIGIN, FEEDBACK_KIND, FEEDBACK_SOURCE, RUN_STATUS
+from gepad.errors import InvalidArgument
+from gepad.feedback.event import FeedbackEvent
+from gepad.lineage import CandidateRecord, ServedChange, ServedState
+from gepad.llm import ModelSettings
+from gepad.programs import BudgetCaps, EvolutionSettings, Program
+from gepad.runs import Run, RunProgress
+from gepad.v1 import gepad_pb2 as pb
+
+__all__ = [
+    "budget_from_message",
+    "candidate_message",
+    "change_message",
+    "event_from_message",
+    "program_from_message",
+    "program_message",
+    "progress_message",
+    "prompt_message",
+    "run_message",
+]
+
+_RUN_STATUS_VALUE = {name: value for value, name in RUN_STATUS.items()}
+_ORIGIN_VALUE = {name: value for value, name in CANDIDATE_ORIGIN.items()}
+_MODEL_ROLES = ("task_model", "reflection_model", "judge_model")
+
+
+def _stamp(timestamp: Timestamp, seconds: float) -> None:
+    timestamp.FromNanoseconds(int(seconds * 1e9))
+
+
+def _seconds(timestamp: Timestamp) -> float:
+    return timestamp.seconds + timestamp.nanos / 1e9
+
+
+# ---------------------------------------------------------------------- programs
+
+
+def _model(message: pb.ModelSettings) -> ModelSettings:
+    return ModelSettings(
+        model=message.model, api_base=message.api_base or None,
+        api_key_env=message.api_key_env or None,
+        params=json_format.MessageToDict(message.params) if message.HasField("params") else {},
+    )
+
+
+def budget_from_message(message: pb.Budget) -> BudgetCaps:
+    return BudgetCaps(**{f.name: getattr(message, f.name) for f in fields(BudgetCaps)})
+
+
+def program_from_message(message: pb.Program) -> Program:
+    ev = message.evolution
+    evolution: dict[str, Any] = {f.name: getattr(ev, f.name) for f in fields(EvolutionSettings)}
+    evolution.update(must_match=tuple(ev.must_match), must_not_match=tuple(ev.must_not_match))
+    return Program(
+        name=message.name,
+        seed_components=dict(message.seed_components),
+        evolution=EvolutionSettings(**evolution),
+        budget=budget_from_message(message.budget),
+        description=message.description,
+        revision=message.revision,
+        updated_at=_seconds(message.updated_at),
+        **{role: _model(getattr(message, role)) for role in _MODEL_ROLES},
+    )
+
+
+def program_message(program: Program) -> pb.Program:
+    message = pb.Program(
+        name=program.name, seed_components=program.seed_components,
+        description=program.description, revision=program.revision,
+        evolution=pb.EvolutionSettings(**{
+            f.name: getattr(program.evolution, f.name) for f in fields(EvolutionSettings)
+        }),
+        budget=pb.Budget(**{f.name: getattr(program.budget, f.name) for f in fields(BudgetCaps)}),
+    )
+    for role in _MODEL_ROLES:
+        settings: ModelSettings = getattr(program, role)
+        if not (settings.model or settings.api_base or settings.api_key_env or settings.params):
+            continue  # an unset role stays unset in the message
+        target: pb.ModelSettings = getattr(message, role)
+        target.model = settings.model
+        target.api_base = settings.api_base or ""
+        target.api_key_env = settings.api_key_env or ""
+        if settings.params:
+            target.params.update(dict(settings.params))
+    if program.updated_at:
+        _stamp(message.updated_at, program.updated_at)
+    return message
+
+
+# ---------------------------------------------------------------------- feedback
+
+
+def event_from_message(message: pb.FeedbackEvent) -> FeedbackEvent:
+    occurred_at: float | None = None
+    if message.HasField("occurred_at"):
+        if not 0 <= message.occurred_at.nanos < 1_000_000_000:
+            raise InvalidArgument(
+                "event.occurred_at", "must be a valid time, not more than a day in the future"
+            )
+        occurred_at = _seconds(message.occurred_at)
+    return FeedbackEvent(
+        event_id=message.event_id, user_id=message.user_id, program=message.program,
+        # An enum number this gepad does not know stays visible in the refusal ("unknown value 9").
+        kind=FEEDBACK_KIND.get(message.kind, str(message.kind) if message.kind else ""),
+        source=FEEDBACK_SOURCE.get(message.source, str(message.source) if message.source else ""),
+        input=tuple((m.role, m.content) for m in message.input),
+        output=message.output, candidate_id=message.candidate_id,
+        correction=message.correction, comment=message.comment,
+        score=message.score if message.HasField("score") else None,
+        dimension=message.dimension, source_id=message.source_id, occurred_at=occurred_at,
+        metadata=dict(message.metadata), edited_components=dict(message.edited_components),
+    )
+
+
+# ---------------------------------------------------------------------- serving and lineage
+
+
+def prompt_message(state: ServedState) -> pb.Prompt:
+    message = pb.Prompt(
+        user_id=state.user_id, program=state.program, candidate_id=state.candidate_id,
+        components=state.components, version=state.version, pinned=state.pinned,
+    )
+    if state.updated_at:
+        _stamp(message.updated_at, state.updated_at)
+    return message
+
+
+def candidate_message(record: CandidateRecord) -> pb.Candidate:
+    message = pb.Candidate(
+        id=record.candidate_id, parent_ids=record.parent_ids,
+        origin=cast(pb.CandidateOrigin.ValueType, _ORIGIN_VALUE.get(record.origin, 0)),
+        components=record.components, rationale=record.rationale, run_id=record.run_id,
+    )
+    _stamp(message.created_at, record.created_at)
+    return message
+
+
+def change_message(change: ServedChange) -> pb.ServedChange:
+    message = pb.ServedChange(
+        version=change.version, from_candidate_id=change.from_candidate_id,
+        to_candidate_id=change.to_candidate_id, reason=change.reason, actor=change.actor,
+        pinned=change.pinned, note=change.note,
+    )
+    _stamp(message.at, change.at)
+    return message
+
+
+# ---------------------------------------------------------------------- runs
+
+
+def run_message(run: Run) -> pb.Run:
+    message = pb.Run(
+        run_id=run.run_id, user_id=run.user_id, program=run.program, trigger=run.trigger,
+        status=cast(pb.RunStatus.ValueType, _RUN_STATUS_VALUE[run.status]),
+        iterations=run.iterations, accepted=run.accepted, merges=run.merges,
+        frontier_size=run.frontier_size, best_val_score=run.best_val_score,
+        metric_calls=run.metric_calls, llm_calls=run.llm_calls, tokens=run.tokens,
+        cost_usd=run.cost_usd,
+        budget=pb.Budget(**{f.name: getattr(run.budget, f.name) for f in fields(BudgetCaps)}),
+        promoted=run.promoted, promoted_candidate_id=run.promoted_candidate_id,
+        message=run.message,
+    )
+    _stamp(message.started_at, run.started_at)
+    if run.finished_at is not None:
+        _stamp(message.finished_at, run.finished_at)
+    return message
+
+
+def progress_message(progress: RunProgress) -> pb.RunProgress:
+    return pb.RunProgress(run=run_message(progress.run), event=progress.event,
+                          detail=progress.detail)
