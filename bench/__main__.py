@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, str] = {
     "ingest": "bench.ingest:main",
     "memory": "bench.memory:main",
     "grpc-floor": "bench.grpc_floor:main",
+    "reflection-format": "bench.reflection_format:main",
 }
 
 

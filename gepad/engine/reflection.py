@@ -2,10 +2,12 @@
 
 Everything users or evaluators wrote reaches the reflection LM inside fenced blocks whose fence
 does not occur in the quoted text, under an explicit statement that the blocks are data. The
-answer must carry the new text between BEGIN/END markers.
+answer is asked to carry the new text between BEGIN/END markers; one fenced block is accepted too,
+as models answer that way now and then.
 
 A proposal is rejected when it is
-- empty, or truncated (no END marker, or the LM stopped for length);
+- not found (no markers, no fenced block, or several blocks: which one is meant is a guess);
+- empty, or truncated (no END marker, an unclosed fence, or the LM stopped for length);
 - unchanged from the current text;
 - longer than `max_component_chars`;
 - carrying an injection the current text does not already carry: an "ignore previous
@@ -151,23 +153,74 @@ def build_reflection_prompt(
     return "\n".join(parts)
 
 
+# Models asked for the markers sometimes drop their angle brackets or change their case.
+_LOOSE_BEGIN = re.compile(r"<{0,3}[ \t]*BEGIN NEW TEXT[ \t]*>{0,3}", re.IGNORECASE)
+_LOOSE_END = re.compile(r"<{0,3}[ \t]*END NEW TEXT[ \t]*>{0,3}", re.IGNORECASE)
+# A fenced block: ``` or ~~~ (three or more) with an optional info string, closed by the same fence.
+_FENCE_OPEN = re.compile(r"^[ \t]*(`{3,}|~{3,})[^\n`]*$", re.MULTILINE)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    body: str | None
+    rationale: str
+    problem: str | None  # why no body was found
+
+
+def _between_markers(text: str) -> _Answer | None:
+    begins = list(_LOOSE_BEGIN.finditer(text))
+    if not begins:
+        return None
+    # The last begin marker: a model may echo the instructions (and their markers) first.
+    begin = begins[-1]
+    rationale = text[: begin.start()].strip()
+    end = _LOOSE_END.search(text, begin.end())
+    if end is None:
+        return _Answer(None, rationale, "truncated: no end marker")
+    return _Answer(text[begin.end() : end.start()], rationale, None)
+
+
+def _fenced_block(text: str) -> _Answer | None:
+    blocks: list[tuple[int, int, int]] = []  # (fence start, body start, body end)
+    position = 0
+    while (opening := _FENCE_OPEN.search(text, position)) is not None:
+        fence = opening.group(1)
+        closing = re.compile(rf"^[ \t]*{re.escape(fence[0]) * len(fence)}[ \t]*$", re.MULTILINE)
+        close = closing.search(text, opening.end())
+        if close is None:
+            if blocks:
+                break  # text after a complete block; the answer was that block
+            return _Answer(None, text[: opening.start()].strip(), "truncated: unclosed fenced block")
+        blocks.append((opening.start(), opening.end(), close.start()))
+        position = close.end()
+    if not blocks:
+        return None
+    if len(blocks) > 1:
+        return _Answer(None, "", f"malformed: {len(blocks)} fenced blocks and no markers")
+    start, body_start, body_end = blocks[0]
+    return _Answer(text[body_start:body_end], text[:start].strip(), None)
+
+
+def _answer(text: str) -> _Answer:
+    return (_between_markers(text) or _fenced_block(text)
+            or _Answer(None, "", "malformed: no markers and no fenced block"))
+
+
 def parse_proposal(
     reply: Reply, current_text: str, max_chars: int, *, allow_unchanged: bool = False
 ) -> Proposal:
-    """The proposed text, or why it is rejected. `current_text` is the guard's baseline."""
-    text = reply.text or ""
-    start = text.rfind(BEGIN)
-    rationale = text[:start].strip() if start >= 0 else ""
-    rationale = rationale[:2000]
+    """The proposed text, or why it is rejected. `current_text` is the guard's baseline.
+
+    The new text is taken from between the markers (also with their brackets dropped or their
+    case changed), else from the answer's one fenced block; anything else is malformed.
+    """
+    answer = _answer(reply.text or "")
+    rationale = answer.rationale[:2000]
     if reply.finish_reason == "length":
         return Proposal(None, rationale, "truncated: the reflection LM stopped at its length limit")
-    if start < 0:
-        return Proposal(None, rationale, "malformed: no begin marker")
-    body_start = start + len(BEGIN)
-    end = text.find(END, body_start)
-    if end < 0:
-        return Proposal(None, rationale, "truncated: no end marker")
-    new = text[body_start:end].strip("\n").strip()
+    if answer.body is None:
+        return Proposal(None, rationale, answer.problem)
+    new = answer.body.strip()
     if not new:
         return Proposal(None, rationale, "empty proposal")
     if not allow_unchanged and new == current_text.strip():
