@@ -190,7 +190,8 @@ def _fenced_block(text: str) -> _Answer | None:
         if close is None:
             if blocks:
                 break  # text after a complete block; the answer was that block
-            return _Answer(None, text[: opening.start()].strip(), "truncated: unclosed fenced block")
+            rationale = text[: opening.start()].strip()
+            return _Answer(None, rationale, "truncated: unclosed fenced block")
         blocks.append((opening.start(), opening.end(), close.start()))
         position = close.end()
     if not blocks:
