@@ -12,6 +12,7 @@ from .memory import (
 )
 from .merge import MergePlan, eligible_pairs, plan_merge
 from .model import (
+    CallFailure,
     Candidate,
     ChatMessage,
     EvalKey,
@@ -58,6 +59,7 @@ __all__ = [
     "AtLeastBestParent",
     "BeatsParent",
     "Budget",
+    "CallFailure",
     "Candidate",
     "ChatMessage",
     "ComponentChoice",

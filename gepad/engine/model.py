@@ -126,6 +126,17 @@ class Candidate:
 
 
 @dataclass(frozen=True, slots=True)
+class CallFailure:
+    """A call that failed for good (after its retries): ``stage`` is "rollout" (task model and
+    evaluators) or "reflection"; ``where`` names the candidate and example; ``cause`` is the
+    error as the seam reported it."""
+
+    stage: str
+    where: str
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
 class Usage:
     """What calls cost. `calls` counts LLM calls; metric calls are counted by the budget."""
 

@@ -15,7 +15,7 @@ from .budget import Budget, Ledger
 from .config import EngineConfig
 from .dataset import Dataset
 from .frontier import best_by_val
-from .model import Candidate, Evaluation, Usage
+from .model import CallFailure, Candidate, Evaluation, Usage
 from .rollouts import Session, score
 from .seams import Seams
 from .state import EngineState
@@ -41,7 +41,7 @@ class PromotionResult:
     budgets: tuple[Budget, ...]
     usage: Usage
     metric_calls: int
-    errors: tuple[str, ...] = ()
+    errors: tuple[CallFailure, ...] = ()
 
 
 async def choose_promotion(

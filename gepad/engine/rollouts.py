@@ -14,7 +14,7 @@ import anyio
 
 from .budget import Ledger, Spend
 from .config import EngineConfig
-from .model import Candidate, EvalKey, Evaluation, Example, Usage
+from .model import CallFailure, Candidate, EvalKey, Evaluation, Example, Usage
 from .seams import EvaluationError, Seams
 
 T = TypeVar("T")
@@ -30,7 +30,7 @@ class Session:
     high_water: dict[str, tuple[int, float]]
     # Evaluations made during this call, visible to later phases before the daemon commits them.
     fresh: dict[EvalKey, Evaluation] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
+    errors: list[CallFailure] = field(default_factory=list)
     limiter: anyio.CapacityLimiter | None = None
 
     def key(self, candidate: Candidate, example: Example) -> EvalKey:
@@ -112,7 +112,7 @@ async def score(
         if evaluation is None:
             failed.append(i)
             cand, ex = pairs[i]
-            session.errors.append(f"rollout {cand.id} on {ex.id}: {error}")
+            session.errors.append(CallFailure("rollout", f"{cand.id} on {ex.id}", error))
             continue
         results[i] = evaluation
         session.fresh[evaluation.key] = evaluation

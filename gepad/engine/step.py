@@ -20,7 +20,7 @@ from .config import EngineConfig
 from .dataset import Dataset
 from .frontier import frontier_of
 from .merge import build_merge_prompt, eligible_pairs, pair_key, plan_merge
-from .model import Candidate, Evaluation, Example, Usage
+from .model import CallFailure, Candidate, Evaluation, Example, Usage
 from .reflection import Record, build_reflection_prompt, parse_proposal
 from .rollouts import Scored, Session, score
 from .sampler import next_minibatch
@@ -52,7 +52,7 @@ class StepResult:
     budgets: tuple[Budget, ...]
     usage: Usage
     metric_calls: int
-    errors: tuple[str, ...] = ()
+    errors: tuple[CallFailure, ...] = ()
     # The candidate that joined the pool in this step, if any (reflection or merge).
     accepted_id: str | None = None
 
@@ -480,7 +480,7 @@ async def _call_reflection(session: Session, prompt: str) -> Reply | str | None:
         if isinstance(extra, Usage):
             reservation.charge(0, extra)
         reservation.close()
-        session.errors.append(f"reflection: {type(exc).__name__}: {exc}")
+        session.errors.append(CallFailure("reflection", "", f"{type(exc).__name__}: {exc}"))
         return f"reflection LM failed: {type(exc).__name__}: {exc}"
     reservation.charge(0, reply.usage)
     reservation.close()

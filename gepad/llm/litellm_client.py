@@ -35,6 +35,28 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 Sleep = Callable[[float], Awaitable[None]]
 
 
+def missing_credentials(settings: ModelSettings) -> str | None:
+    """Why no call to this model can succeed before one is made: its key is not set. A model
+    behind its own ``api_base`` (a local server) may need no key, so only the named variable is
+    checked there; otherwise litellm knows which variables the provider reads."""
+    if settings.api_key_env:
+        if os.environ.get(settings.api_key_env):
+            return None
+        return f"environment variable {settings.api_key_env} is not set (model {settings.model})"
+    if settings.api_base:
+        return None
+    try:
+        missing = litellm.validate_environment(model=settings.model).get("missing_keys") or []
+    except Exception:  # a model litellm cannot place: the call itself will say what is wrong
+        return None
+    # Only secrets: a missing OLLAMA_API_BASE, say, has a working default.
+    keys = [k for k in missing if "KEY" in k or "TOKEN" in k]
+    if not keys:
+        return None
+    verb = "is" if len(keys) == 1 else "are"
+    return f"{' and '.join(keys)} {verb} not set (model {settings.model})"
+
+
 class LiteLLMClient:
     """`litellm.acompletion` with a timeout, retries with exponential backoff and full jitter,
     and per-call tokens and cost (cost 0 when litellm does not know the model's price).
@@ -97,13 +119,38 @@ class LiteLLMClient:
                         Usage(calls=attempts),
                         transient=True,
                     ) from exc
-                delay = min(s.max_backoff_s, s.backoff_s * 2 ** (attempts - 1))
-                await self._sleep(self._rng.uniform(0, delay))
+                asked = _retry_after(exc)
+                if asked is not None and asked > s.max_backoff_s:
+                    raise LLMError(
+                        f"{s.model}: the provider asks to retry after {asked:g} s, longer than "
+                        f"max_backoff_s ({s.max_backoff_s:g} s): {exc}",
+                        Usage(calls=attempts),
+                        transient=True,
+                    ) from exc
+                if asked is None:
+                    delay = min(s.max_backoff_s, s.backoff_s * 2 ** (attempts - 1))
+                    asked = self._rng.uniform(0, delay)
+                await self._sleep(asked)
                 continue
             except Exception as exc:
                 message = f"{s.model}: {type(exc).__name__}: {exc}"
                 raise LLMError(message, Usage(calls=attempts)) from exc
             return _completion(response, s.model, attempts)
+
+
+def _retry_after(exc: BaseException) -> float | None:
+    """The wait a rate-limited provider asked for (Retry-After in seconds), if it said."""
+    for headers in (getattr(getattr(exc, "response", None), "headers", None),
+                    getattr(exc, "litellm_response_headers", None)):
+        value = headers.get("retry-after") if headers is not None else None
+        if value is None:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            return None  # the HTTP-date form: rare from model providers; back off as usual
+        return max(0.0, seconds)
+    return None
 
 
 def _completion(response: Any, model: str, attempts: int) -> Completion:

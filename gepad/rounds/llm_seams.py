@@ -31,6 +31,15 @@ class LiteLLMSeams:
     def __init__(self, client: Callable[[ModelSettings], LLMClient] = _default_client) -> None:
         self._client = client
 
+    def problems(self, program: Program) -> list[str]:
+        """Why this program's models cannot be called at all (a missing API key), before a round
+        spends anything."""
+        from gepad.llm.litellm_client import missing_credentials
+
+        roles = (program.task_model, program.judge_model, program.reflection_model)
+        found = (missing_credentials(model_settings(r, program.task_model)) for r in roles)
+        return list(dict.fromkeys(p for p in found if p))
+
     def __call__(self, program: Program, store: MemoryEvaluationStore) -> Seams:
         if not program.task_model.model:
             raise ValueError(

@@ -12,7 +12,7 @@ import time
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import anyio
@@ -39,7 +39,8 @@ from gepad.lineage import CandidateRecord
 from gepad.programs import BudgetCaps, Program, ProgramRegistry
 from gepad.rounds.evaluations import evaluation_from_json, evaluation_row
 from gepad.rounds.examples import build_dataset
-from gepad.runs import Run, RunProgress
+from gepad.rounds.failures import FailureTally
+from gepad.runs import Run, RunProgress, RunStatus
 from gepad.serving.prompts import ServedPrompts
 from gepad.store.repository import Store
 from gepad.store.runs import StepCommit
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_ITERATIONS = 10
 DEFAULT_METRIC_CALLS_PER_ROUND = 300
 NO_CAPS = BudgetCaps()
+_PINNED = "not promoted: the served prompt is pinned (after a rollback)"
 # Consecutive steps that change nothing (no candidate, no evaluation) before a round stops.
 MAX_IDLE_STEPS = 3
 
@@ -58,6 +60,10 @@ MAX_IDLE_STEPS = 3
 class SeamsFactory(Protocol):
     """Builds the engine's seams for one program (task runner, evaluator panel, reflection LM)
     around the evaluation store and clock the round provides."""
+
+    def problems(self, program: Program) -> list[str]:
+        """Why the program's models cannot be called at all (e.g. a missing API key)."""
+        ...
 
     def __call__(self, program: Program, store: MemoryEvaluationStore) -> Seams: ...
 
@@ -89,6 +95,33 @@ def _int_cap(value: int) -> int | None:
 
 def _day_start(now: float) -> float:
     return now - now % 86400
+
+
+def _missing_splits(dataset: Dataset) -> str:
+    counts = f"{len(dataset.train_ids)} train, {len(dataset.val_ids)} val, " \
+             f"{len(dataset.gate_ids)} gate"
+    return (f"a round needs at least one val and one gate example to choose and check a winner; "
+            f"this user has {len(dataset)} examples ({counts}); more feedback on other requests "
+            "fills them")
+
+
+def _calls_left(budgets: tuple[Budget, ...]) -> int | None:
+    caps = [b.max_metric_calls - b.metric_calls for b in budgets if b.max_metric_calls is not None]
+    return max(0, min(caps)) if caps else None
+
+
+def _set_aside(budgets: tuple[Budget, ...], calls: int) -> tuple[Budget, ...]:
+    """The budgets with ``calls`` metric calls fewer (more, if negative) to spend."""
+    return tuple(b if b.max_metric_calls is None else
+                 replace(b, max_metric_calls=b.max_metric_calls - calls) for b in budgets)
+
+
+def _iterations_for(calls: int | None, per_iteration: int) -> int:
+    """With no iteration cap set, the budget is the limit; without a call cap either, a round
+    stops after this many."""
+    if calls is None:
+        return DEFAULT_MAX_ITERATIONS
+    return max(1, calls // max(1, per_iteration) * 2)
 
 
 @dataclass(frozen=True)
@@ -250,10 +283,20 @@ class RoundManager:
             raise NotFound(f"program {program_name!r} no longer exists")
         run.status = "running"
         self._publish(run, "started")
+        if self._prompts.is_pinned(user_id, program_name):
+            await self._end(run, "succeeded", _PINNED)
+            return
+        problems = self._seams.problems(program)
+        if problems:
+            await self._end(run, "failed", "failed before any model call: " + "; ".join(problems))
+            return
 
         inputs = await self._store.round_inputs(user_id, program_name, _day_start(self._clock()))
         state_json, today = inputs.state_json, inputs.runs_today
         dataset = build_dataset(inputs.examples, inputs.events)
+        if not dataset.val_ids or not dataset.gate_ids:
+            await self._end(run, "succeeded", f"no decision: {_missing_splits(dataset)}")
+            return
         cache = MemoryEvaluationStore(evaluation_from_json(t) for t in inputs.evaluations)
         seams = self._seams(program, cache)
         seed = run.seed or zlib.crc32(run.run_id.encode())
@@ -277,13 +320,28 @@ class RoundManager:
             max_tokens_per_day=day_cap.max_tokens or 0,
             max_cost_usd_per_day=day_cap.max_cost_usd or 0.0,
         )
+        # The gate's rollouts are set aside before the search spends: a round always decides.
+        gate = len(dataset.gate_ids) * config.rollouts_per_example * 2
+        one_step = (len(dataset.val_ids) + 2 * config.minibatch_size) * config.rollouts_per_example
+        left = _calls_left(budgets)
+        if left is not None and left < gate + one_step:
+            await self._end(run, "succeeded", (
+                f"no decision: {left} metric calls left cannot pay for one iteration "
+                f"(~{one_step}) plus the gate ({gate}); raise max_metric_calls_per_round"))
+            return
+        searching = _set_aside(budgets, gate)
         max_iterations = (run.max_iterations or program.evolution.max_iterations_per_round
-                          or DEFAULT_MAX_ITERATIONS)
+                          or _iterations_for(None if left is None else left - gate, one_step))
+        tally = FailureTally()
+        stopped = f"{max_iterations} iterations"
         idle = 0
-        while state.round_iterations < max_iterations and idle < MAX_IDLE_STEPS:
-            result = await step(state, dataset, seams, config, budgets)
-            state, budgets = result.state, result.budgets
+        while state.round_iterations < max_iterations:
+            result = await step(state, dataset, seams, config, searching)
+            state, searching = result.state, result.budgets
             cache.add(result.new_evaluations)
+            tally.add(result.errors)
+            tally.worked("rollout", len(result.new_evaluations))
+            tally.worked("reflection", result.event in ("accepted", "rejected"))
             run.iterations = state.round_iterations
             if result.accepted_id is not None:
                 run.accepted += 1
@@ -293,20 +351,46 @@ class RoundManager:
             self._frontier_stats(run, state)
             await self._commit(run, state, result.new_candidates, result.new_evaluations)
             self._publish(run, result.event, result.detail)
-            if result.event in ("budget_exhausted", "no_data"):
-                break  # the gate decides with what there is; _promote writes the run's message
+            failure = tally.round_failure()
+            if failure is not None and not result.new_evaluations:
+                await self._end(run, "failed", failure)
+                return
+            if result.event == "budget_exhausted":
+                stopped = "the budget left for the search is spent"
+                break
+            if result.event == "no_data":
+                stopped = result.detail
+                break
+            if run.best_val_score >= 1.0:
+                stopped = "converged: the best candidate scores 1.0 on every val example"
+                break
             idle = idle + 1 if not (result.new_candidates or result.new_evaluations) else 0
+            if idle >= MAX_IDLE_STEPS:
+                stopped = f"nothing to learn: {idle} steps in a row changed nothing"
+                break
 
+        budgets = _set_aside(searching, -gate)
         await self._promote(run, state, dataset, seams, config, budgets)
+        if tally.count:
+            log.warning("run %s: %d model calls failed", run.run_id, tally.count)
+        run.message += f" (search stopped: {stopped}){tally.note()}"
         run.status = "succeeded"
         await self._finish(run)
+
+    async def _end(self, run: Run, status: RunStatus, message: str) -> None:
+        """End a round that decides nothing, saying why."""
+        if status == "failed":
+            log.warning("run %s %s", run.run_id, message)
+        run.status = status
+        run.message = message
+        await self._finish(run)
+        self._publish(run, "failed" if status == "failed" else "no_decision", message)
 
     async def _promote(self, run: Run, state: EngineState,
                        dataset: Dataset, seams: Seams, config: EngineConfig,
                        budgets: tuple[Budget, ...]) -> None:
-        current = self._prompts.get(run.user_id, run.program)
-        if current is not None and current.pinned:
-            run.message = "not promoted: the served prompt is pinned (after a rollback)"
+        if self._prompts.is_pinned(run.user_id, run.program):
+            run.message = _PINNED
             self._publish(run, "not_promoted", run.message)
             return
         program = self._programs.get(run.program)

@@ -356,6 +356,27 @@ def test_evolve_waits_with_progress_then_runs_frontier_and_lineage_show_it(
     assert nobody.code == 1 and nobody.err.startswith("error: NOT_FOUND: ")
 
 
+def test_a_round_that_cannot_run_says_why_in_evolve_and_runs(
+    gepad: GepadRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GEPAD_MISSING_KEY", raising=False)
+    made = gepad("programs", "set", "editor", "--system", SEED, "--task-model", "openai/x",
+                 "--api-key-env", "GEPAD_MISSING_KEY")
+    assert made.code == 0, made.err
+    for i in range(3):
+        gepad("feedback", "erin", "editor", "--kind", "rejection", "--input", f"q{i}",
+              "--output", "meh", "--comment", "too long")
+    waited = gepad("evolve", "erin", "editor", "--wait")
+    assert waited.code != 0
+    why = ("failed before any model call: environment variable GEPAD_MISSING_KEY is not set "
+           "(model openai/x)")
+    assert " failed: " in waited.out.splitlines()[-1] and why in waited.out
+    runs = gepad("runs", "erin", "editor").out.splitlines()
+    assert runs[1].split()[1] == "failed" and runs[-1].endswith(why)
+    listed = gepad("runs", "erin", "editor", "--json").json()
+    assert isinstance(listed, dict) and listed["runs"][0]["message"] == why
+
+
 # ---------------------------------------------------------------- demo
 
 

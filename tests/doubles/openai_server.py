@@ -50,6 +50,9 @@ class OpenAIDouble:
         self._held_model: str | None = None
         self._released = threading.Event()
         self.held = threading.Event()
+        # fail(model, ...): the next calls to that model get an HTTP error instead of an answer.
+        self._failures: dict[str, tuple[int, str, int | None, float | None]] = {}
+        self.refused: Counter[str] = Counter()
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,6 +66,10 @@ class OpenAIDouble:
                 if model == double._held_model:
                     double.held.set()
                     double._released.wait()
+                failing = double._failures.get(model)
+                if failing is not None:
+                    self._refuse(model, *failing)
+                    return
                 double.calls[model] += 1
                 answer = {"task-double": task_answer, "judge-double": judge_answer,
                           "reflect-double": reflect_answer}[model](body["messages"])
@@ -80,6 +87,21 @@ class OpenAIDouble:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _refuse(self, model: str, status: int, message: str, times: int | None,
+                        retry_after: float | None) -> None:
+                double.refused[model] += 1
+                if times is not None and double.refused[model] >= times:
+                    double._failures.pop(model, None)
+                data = json.dumps({"error": {"message": message, "type": "test_double",
+                                             "code": str(status)}}).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                if retry_after is not None:
+                    self.send_header("Retry-After", f"{retry_after:g}")
+                self.end_headers()
+                self.wfile.write(data)
+
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -88,6 +110,11 @@ class OpenAIDouble:
         self._released.clear()
         self.held.clear()
         self._held_model = model
+
+    def fail(self, model: str, status: int, message: str, *, times: int | None = None,
+             retry_after: float | None = None) -> None:
+        """Answer the next ``times`` calls to ``model`` (all, if None) with this HTTP error."""
+        self._failures[model] = (status, message, times, retry_after)
 
     def release(self) -> None:
         self._held_model = None

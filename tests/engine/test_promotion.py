@@ -140,7 +140,7 @@ async def test_every_way_the_gate_cannot_decide_says_why_and_spends_nothing_wron
     assert (d.promote, d.candidate_id, d.served_id, d.gate_examples) == (  # type: ignore[attr-defined]
         False, best.id, seed.id, n)
     assert d.reasons == (f"{2 * n} gate rollouts failed; not promoting on partial data",)  # type: ignore[attr-defined]
-    assert r.errors and all("gate down" in e for e in r.errors)  # type: ignore[attr-defined]
+    assert r.errors and all("gate down" in e.cause and e.stage == "rollout" for e in r.errors)  # type: ignore[attr-defined]
 
 
 def _fails(candidate: Candidate, example: object) -> RunnerOutput:

@@ -212,7 +212,7 @@ async def test_failed_verdicts_are_surfaced_not_cached_and_not_looped() -> None:
 
     s = replace(world.seams(), evaluator=FunctionEvaluator(evaluate))
     r = await step(world.seed_state(), data, s, CFG, ())
-    assert r.action == "catch_up" and r.errors and "judge broke" in r.errors[0]
+    assert r.action == "catch_up" and r.errors and "judge broke" in r.errors[0].cause
     assert bad not in {e.key.example_id for e in r.new_evaluations}
     assert r.metric_calls == len(data.val_ids)  # the failed call still counts
     s.store.add(r.new_evaluations)  # type: ignore[attr-defined]

@@ -121,3 +121,25 @@ def test_version_tracks_model_and_params_not_secrets() -> None:
 def test_importing_gepad_llm_does_not_import_litellm() -> None:
     code = "import sys, gepad.llm; assert 'litellm' not in sys.modules, 'litellm imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+async def test_a_rate_limited_call_waits_as_long_as_the_provider_asks() -> None:
+    from tests.doubles.openai_server import OpenAIDouble
+
+    delays: list[float] = []
+
+    async def sleep(d: float) -> None:
+        delays.append(d)
+
+    with OpenAIDouble() as double:
+        settings = ModelSettings("openai/task-double", api_base=double.api_base,
+                                 params={"api_key": "x"}, retries=3, max_backoff_s=10)
+        double.fail("task-double", 429, "slow down", times=2, retry_after=1.5)
+        c = await LiteLLMClient(settings, sleep=sleep).complete(HI)
+        assert c.text == "ok: hi" and c.usage.calls == 3
+        assert delays == [1.5, 1.5]
+        # Asked to wait longer than this model's longest backoff: give up, saying so.
+        double.fail("task-double", 429, "slow down", times=1, retry_after=60)
+        with pytest.raises(LLMError, match="asks to retry after 60 s") as info:
+            await LiteLLMClient(settings, sleep=sleep).complete(HI)
+        assert info.value.transient and len(delays) == 2

@@ -26,13 +26,13 @@ SEED = "You are a careful editor."
 
 
 def register(stub: pbg.GepadStub, api_base: str, budget: pb.Budget | None = None,
-             **evolution: object) -> None:
+             seed: str = SEED, **evolution: object) -> None:
     def model(name: str) -> pb.ModelSettings:
         return pb.ModelSettings(model=f"openai/{name}", api_base=api_base,
                                 api_key_env="GEPAD_TEST_KEY")
 
     stub.UpsertProgram(pb.UpsertProgramRequest(program=pb.Program(
-        name="editor", seed_components={"system": SEED},
+        name="editor", seed_components={"system": seed},
         task_model=model("task-double"), judge_model=model("judge-double"),
         reflection_model=model("reflect-double"),
         evolution=pb.EvolutionSettings(**evolution),  # type: ignore[arg-type]
@@ -131,11 +131,17 @@ def test_a_pinned_prompt_is_not_replaced(running_daemon: RunningDaemon,
     assert gate_evaluations(running_daemon) == 0
 
 
-def val_examples(daemon: RunningDaemon, user: str) -> int:
+def val_examples(daemon: RunningDaemon, user: str, split: str = "val") -> int:
     with sqlite3.connect(daemon.settings.database_path) as conn:
-        (n,) = conn.execute("SELECT count(*) FROM examples WHERE split = 'val' AND user_id = ?",
-                            (user,)).fetchone()
+        (n,) = conn.execute("SELECT count(*) FROM examples WHERE split = ? AND user_id = ?",
+                            (split, user)).fetchone()
     return int(n)
+
+
+def least_round(daemon: RunningDaemon, user: str) -> int:
+    """The fewest metric calls a round starts with: scoring the seed on val, one iteration's two
+    minibatches (3 examples each) and the gate set aside (candidate and served)."""
+    return val_examples(daemon, user) + 2 * 3 + 2 * val_examples(daemon, user, "gate")
 
 
 def gate_evaluations(daemon: RunningDaemon) -> int:
@@ -187,13 +193,14 @@ def test_budget_cap_is_never_exceeded(running_daemon: RunningDaemon,
         stub = pbg.GepadStub(ch)
         register(stub, double.api_base, max_iterations_per_round=50)
         feed(stub, "carol", 30)
+        cap = least_round(running_daemon, "carol") + 2
         request = pb.EvolveRequest(user_id="carol", program="editor",
-                                   budget=pb.Budget(max_metric_calls_per_round=7))
+                                   budget=pb.Budget(max_metric_calls_per_round=cap))
         run_id = stub.Evolve(request).run_id
         final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
         assert final.status == pb.RUN_STATUS_SUCCEEDED
-        assert 0 < final.metric_calls <= 7
-        assert final.budget.max_metric_calls_per_round == 7
+        assert 0 < final.metric_calls <= cap
+        assert final.budget.max_metric_calls_per_round == cap
     with sqlite3.connect(running_daemon.settings.database_path) as conn:
         (status,) = conn.execute("SELECT status FROM runs WHERE run_id = ?", (run_id,)).fetchone()
     assert status == "succeeded"
@@ -203,17 +210,23 @@ def test_the_day_budget_counts_the_days_earlier_rounds(running_daemon: RunningDa
                                                      double: OpenAIDouble) -> None:
     with grpc.insecure_channel(running_daemon.target) as ch:
         stub = pbg.GepadStub(ch)
-        register(stub, double.api_base, max_iterations_per_round=50, budget=pb.Budget(
-            max_metric_calls_per_round=8, max_metric_calls_per_day=12))
+        register(stub, double.api_base, max_iterations_per_round=50)
         feed(stub, "carol", 30)
-        spent = []
+        least = least_round(running_daemon, "carol")
+        day = 2 * least + 4
+        register(stub, double.api_base, max_iterations_per_round=50, budget=pb.Budget(
+            max_metric_calls_per_round=least + 10, max_metric_calls_per_day=day))
+        spent, messages = [], []
         for _ in range(3):
             run_id = stub.Evolve(pb.EvolveRequest(user_id="carol", program="editor")).run_id
             final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
-            assert final.budget.max_metric_calls_per_day == 12
+            assert final.budget.max_metric_calls_per_day == day
             spent.append(final.metric_calls)
-    assert spent[0] > 4, spent  # the first round alone leaves less than a round for the rest
-    assert sum(spent) <= 12, spent
+            messages.append(final.message)
+    assert spent[0] > least, spent
+    assert sum(spent) <= day, spent
+    # What the day has left cannot pay for a round: the last one says so and spends nothing.
+    assert spent[-1] == 0 and messages[-1].startswith("no decision:"), messages
 
 
 def test_evolve_refuses_what_it_cannot_do(running_daemon: RunningDaemon) -> None:
@@ -445,13 +458,13 @@ def test_the_frontier_of_a_user_still_on_the_seed_shows_the_seed(
 ) -> None:
     with grpc.insecure_channel(running_daemon.target) as ch:
         stub = pbg.GepadStub(ch)
-        register(stub, double.api_base)
+        # A seed the judge already gives full marks: once scored on val there is nothing to
+        # gain, so the round stops there and nothing else is tried or served.
+        perfect = "You are a careful editor. Always answer in UPPERCASE."
+        register(stub, double.api_base, seed=perfect)
         feed(stub, "ida", 30)
         seed = stub.GetPrompt(pb.GetPromptRequest(user_id="ida", program="editor"))
-        # Just enough calls to score the seed on val: nothing else is tried or served.
-        budget = pb.Budget(max_metric_calls_per_round=val_examples(running_daemon, "ida"))
-        run_id = stub.Evolve(pb.EvolveRequest(user_id="ida", program="editor",
-                                              budget=budget)).run_id
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="ida", program="editor")).run_id
         final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
         assert final.status == pb.RUN_STATUS_SUCCEEDED and not final.promoted
         frontier = stub.GetFrontier(pb.GetFrontierRequest(user_id="ida", program="editor"))
@@ -460,4 +473,59 @@ def test_the_frontier_of_a_user_still_on_the_seed_shows_the_seed(
         node = entry.candidate
         assert (node.id, node.origin, dict(node.components), list(node.parent_ids),
                 node.run_id) == (seed.candidate_id, pb.CANDIDATE_ORIGIN_SEED,
-                                 {"system": SEED}, [], "")
+                                 {"system": perfect}, [], "")
+
+
+def test_a_round_that_cannot_call_its_models_fails_before_spending_and_says_why(
+    running_daemon: RunningDaemon, double: OpenAIDouble, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base)
+        feed(stub, "kim", 30)
+        monkeypatch.delenv("GEPAD_TEST_KEY")
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="kim", program="editor")).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+    assert final.status == pb.RUN_STATUS_FAILED
+    assert final.message == ("failed before any model call: environment variable GEPAD_TEST_KEY "
+                             "is not set (model openai/task-double); environment variable "
+                             "GEPAD_TEST_KEY is not set (model openai/judge-double); environment "
+                             "variable GEPAD_TEST_KEY is not set (model openai/reflect-double)")
+    assert (final.metric_calls, final.llm_calls, sum(double.calls.values())) == (0, 0, 0)
+
+
+def test_a_round_whose_calls_all_fail_ends_failed_with_the_cause(
+    running_daemon: RunningDaemon, double: OpenAIDouble
+) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base)
+        feed(stub, "lou", 30)
+        double.fail("task-double", 401, "Incorrect API key provided: not-a-r***key")
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="lou", program="editor")).run_id
+        progress = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))
+        listed = stub.ListRuns(pb.ListRunsRequest(user_id="lou", program="editor")).runs
+    final = progress[-1].run
+    assert final.status == pb.RUN_STATUS_FAILED and not final.promoted
+    assert final.message.startswith(f"failed: all {val_examples(running_daemon, 'lou')} rollout "
+                                    "calls failed; ")
+    assert "AuthenticationError" in final.message and "Incorrect API key" in final.message
+    assert listed[0] == final
+    # The first step's failures end the round: no reflection, no gate.
+    assert double.calls["reflect-double"] == 0
+
+
+def test_a_user_without_val_or_gate_examples_gets_no_decision_and_no_spending(
+    running_daemon: RunningDaemon, double: OpenAIDouble
+) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base)
+        feed(stub, "max", 1)
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="max", program="editor")).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+    assert final.status == pb.RUN_STATUS_SUCCEEDED and not final.promoted
+    assert final.message.startswith("no decision: a round needs at least one val and one gate "
+                                    "example"), final.message
+    assert "this user has 1 examples" in final.message
+    assert (final.metric_calls, sum(double.calls.values())) == (0, 0)

@@ -95,7 +95,11 @@ def runs_lines(runs: list[pb.Run]) -> list[str]:
         "RUN", "STATUS", "TRIGGER", "ITER", "ACCEPTED", "FRONTIER", "BEST VAL", "CALLS", "COST",
         "PROMOTED", "STARTED",
     ]
-    return render_table(headers, rows, right={3, 4, 5, 6, 7, 8})
+    lines = render_table(headers, rows, right={3, 4, 5, 6, 7, 8})
+    # Why a round failed or could not decide is the first thing its user needs to read.
+    lines += [f"{run.run_id}: {run.message}" for run in runs
+              if run.status == pb.RUN_STATUS_FAILED or run.message.startswith("no decision")]
+    return lines
 
 
 def _runs(args: argparse.Namespace, inv: Invocation) -> int:
