@@ -18,9 +18,8 @@ from typing import TypeVar
 import anyio
 from sqlmodel import Session, select
 
-from gepad.engine import candidate_id
 from gepad.feedback.validation import NewEvent
-from gepad.lineage import CandidateRecord, ServedChange, ServedState
+from gepad.lineage import CandidateRecord, ServedChange, ServedState, human_edit_node
 from gepad.programs import Program, program_from_json, program_to_json
 from gepad.runs import Run
 from gepad.store import runs
@@ -185,17 +184,8 @@ class Store:
     def _apply_edit(conn: sqlite3.Connection, ev: NewEvent, seed: CandidateRecord) -> ServedState:
         assert ev.edited_components is not None
         current = read_served(conn, ev.user_id, ev.program)
-        parent = current.candidate_id if current else seed.candidate_id
-        components = dict(ev.edited_components)
-        node = CandidateRecord(
-            candidate_id=candidate_id(components, (parent,), "human_edit"),
-            parent_ids=(parent,),
-            origin="human_edit",
-            components=components,
-            rationale=f"edited by a person (event {ev.event_id})",
-            run_id="",
-            created_at=ev.received_at,
-        )
+        node = human_edit_node(ev.edited_components, served=current, seed=seed,
+                               event_id=ev.event_id, at=ev.received_at)
         insert_candidate(conn, ev.user_id, ev.program, node)
         return set_served(
             conn, user_id=ev.user_id, program=ev.program, candidate_id=node.candidate_id,
