@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-__all__ = ["CandidateRecord", "ServedChange", "ServedState"]
+from gepad.engine import candidate_id
+
+__all__ = ["CandidateRecord", "ServedChange", "ServedState", "human_edit_node"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,3 +43,30 @@ class ServedChange:
     pinned: bool
     note: str
     at: float
+
+
+def human_edit_node(
+    components: Mapping[str, str],
+    *,
+    served: ServedState | None,
+    seed: CandidateRecord,
+    event_id: str,
+    at: float,
+) -> CandidateRecord:
+    """The lineage node a person's prompt edit (event ``event_id``) adds.
+
+    Its parent is what the person was served when the edit arrived, or the program's seed if they
+    were never served anything: the edit is a change of what they saw, so rolling it back must
+    return there.
+    """
+    parent = served.candidate_id if served is not None else seed.candidate_id
+    edited = dict(components)
+    return CandidateRecord(
+        candidate_id=candidate_id(edited, (parent,), "human_edit"),
+        parent_ids=(parent,),
+        origin="human_edit",
+        components=edited,
+        rationale=f"edited by a person (event {event_id})",
+        run_id="",
+        created_at=at,
+    )

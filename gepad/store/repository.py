@@ -1,29 +1,28 @@
-"""The store as the rest of the daemon sees it: async methods over the writer and a reader.
+"""The SQLite store: `StoreContract` over the one writer and short-lived readers.
 
 Writes go through the one Writer (group commit); reads use their own short-lived connections,
-which WAL lets run beside the writer.
+which WAL lets run beside the writer. Raw connections never leave this class: the rest of the
+daemon sees only the contract's typed methods.
 """
 
 from __future__ import annotations
 
-import logging
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import anyio
 from sqlmodel import Session, select
 
-from gepad.engine import candidate_id
 from gepad.feedback.validation import NewEvent
-from gepad.lineage import CandidateRecord, ServedChange, ServedState
+from gepad.lineage import CandidateRecord, ServedState, human_edit_node
 from gepad.programs import Program, program_from_json, program_to_json
 from gepad.runs import Run
 from gepad.store import runs
+from gepad.store.contract import Lineage, RoundInputs, ServedChanges, StoreContract
 from gepad.store.database import BUSY_TIMEOUT_MS, open_reader_engine
 from gepad.store.ingest import IngestResult, insert_events
 from gepad.store.lineage import (
@@ -37,50 +36,12 @@ from gepad.store.lineage import (
 from gepad.store.tables import ProgramRow
 from gepad.store.writer import Writer
 
-__all__ = ["Lineage", "RoundInputs", "ServedChanges", "Store"]
+__all__ = ["Store"]
 
 T = TypeVar("T")
-log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class RoundInputs:
-    """What a round starts from, read in one snapshot."""
-
-    examples: list[runs.ExampleRecord]
-    events: list[runs.EventRow]
-    state_json: str | None
-    evaluations: list[str]
-    runs_today: list[Run]  # the user's rounds of this program started since the day began
-
-
-@dataclass(frozen=True)
-class Lineage:
-    candidates: list[CandidateRecord]
-    served: ServedState | None
-    changes: list[ServedChange]
-
-
-class ServedChanges:
-    """Everyone who must know that a user's served prompt changed (serving, later the adapters'
-    delivery): each subscriber is called after the change is committed, in commit order."""
-
-    def __init__(self) -> None:
-        self._subscribers: list[Callable[[ServedState], None]] = []
-
-    def subscribe(self, subscriber: Callable[[ServedState], None]) -> None:
-        self._subscribers.append(subscriber)
-
-    def __call__(self, state: ServedState) -> None:
-        for subscriber in self._subscribers:
-            try:
-                subscriber(state)
-            except Exception:  # one subscriber's fault must not hide the change from the rest
-                log.exception("a served-prompt subscriber failed on %s/%s", state.user_id,
-                              state.program)
-
-
-class Store:
+class Store(StoreContract):
     """The daemon's SQLite database: every write through the one `Writer`, reads on their own
     connections, and `served_changes` told of each committed change to what a user is served."""
 
@@ -106,7 +67,7 @@ class Store:
         finally:
             conn.close()
 
-    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def _query(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def run() -> T:
             with self._read() as conn:
                 return fn(conn)
@@ -132,7 +93,7 @@ class Store:
                 read_changes(conn, user_id, program),
             )
 
-        return await self.read(read)
+        return await self._query(read)
 
     async def has_history(self, user_id: str, program: str) -> bool:
         def read(conn: sqlite3.Connection) -> bool:
@@ -142,7 +103,7 @@ class Store:
             ).fetchone()
             return row is not None
 
-        return await self.read(read)
+        return await self._query(read)
 
     # ------------------------------------------------------------------ writes
 
@@ -185,17 +146,8 @@ class Store:
     def _apply_edit(conn: sqlite3.Connection, ev: NewEvent, seed: CandidateRecord) -> ServedState:
         assert ev.edited_components is not None
         current = read_served(conn, ev.user_id, ev.program)
-        parent = current.candidate_id if current else seed.candidate_id
-        components = dict(ev.edited_components)
-        node = CandidateRecord(
-            candidate_id=candidate_id(components, (parent,), "human_edit"),
-            parent_ids=(parent,),
-            origin="human_edit",
-            components=components,
-            rationale=f"edited by a person (event {ev.event_id})",
-            run_id="",
-            created_at=ev.received_at,
-        )
+        node = human_edit_node(ev.edited_components, served=current, seed=seed,
+                               event_id=ev.event_id, at=ev.received_at)
         insert_candidate(conn, ev.user_id, ev.program, node)
         return set_served(
             conn, user_id=ev.user_id, program=ev.program, candidate_id=node.candidate_id,
@@ -243,17 +195,17 @@ class Store:
 
     async def pending_runs(self) -> list[Run]:
         """Every round a previous process left unfinished, oldest first."""
-        return await self.read(runs.pending_runs)
+        return await self._query(runs.pending_runs)
 
     async def get_run(self, run_id: str) -> Run | None:
-        return await self.read(lambda conn: runs.read_run(conn, run_id))
+        return await self._query(lambda conn: runs.read_run(conn, run_id))
 
     async def list_runs(self, user_id: str, program: str, limit: int) -> list[Run]:
         """The newest ``limit`` run records of a user's program, newest first."""
-        return await self.read(lambda conn: runs.read_runs(conn, user_id, program, limit))
+        return await self._query(lambda conn: runs.read_runs(conn, user_id, program, limit))
 
     async def engine_state(self, user_id: str, program: str) -> str | None:
-        return await self.read(lambda conn: runs.read_engine_state(conn, user_id, program))
+        return await self._query(lambda conn: runs.read_engine_state(conn, user_id, program))
 
     async def round_inputs(self, user_id: str, program: str, day_start: float) -> RoundInputs:
         def read(conn: sqlite3.Connection) -> RoundInputs:
@@ -264,11 +216,11 @@ class Store:
                 runs.day_usage(conn, user_id, program, day_start),
             )
 
-        return await self.read(read)
+        return await self._query(read)
 
     async def users_with_new_events(self) -> list[tuple[str, str]]:
         """(user, program) pairs with feedback newer than their last round."""
-        return await self.read(lambda conn: list(runs.users_with_new_events(conn)))
+        return await self._query(lambda conn: list(runs.users_with_new_events(conn)))
 
     async def insert_run(self, run: Run) -> None:
         await self.writer.submit(lambda conn: runs.insert_run(conn, run))

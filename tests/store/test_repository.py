@@ -7,8 +7,9 @@ import anyio
 import pytest
 
 from gepad.lineage import CandidateRecord, ServedState
+from gepad.store.contract import ServedChanges
 from gepad.store.database import connect_writer
-from gepad.store.repository import ServedChanges, Store
+from gepad.store.repository import Store
 from gepad.store.writer import Writer
 
 pytestmark = pytest.mark.anyio
