@@ -42,7 +42,7 @@ from gepad.rounds.examples import build_dataset
 from gepad.rounds.failures import FailureTally
 from gepad.runs import Run, RunProgress, RunStatus
 from gepad.serving.prompts import ServedPrompts
-from gepad.store.repository import Store
+from gepad.store.contract import StoreContract
 from gepad.store.runs import StepCommit
 
 __all__ = ["RoundManager", "SeamsFactory"]
@@ -141,7 +141,7 @@ class RoundManager:
     def __init__(
         self,
         *,
-        store: Store,
+        store: StoreContract,
         programs: ProgramRegistry,
         prompts: ServedPrompts,
         seams: SeamsFactory,

@@ -19,7 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from gepad.programs import ProgramRegistry
-from gepad.store.repository import Store
+from gepad.store.contract import StoreContract
 
 __all__ = ["EvolutionScheduler", "Evolver"]
 
@@ -38,7 +38,7 @@ class EvolutionScheduler:
         *,
         rounds: Evolver,
         programs: ProgramRegistry,
-        store: Store,
+        store: StoreContract,
         nightly_cron: str,
         debounce_seconds: float,
         is_pinned: Callable[[str, str], bool] = lambda user, program: False,

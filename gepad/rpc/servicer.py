@@ -38,8 +38,8 @@ from gepad.rpc.messages import (
 )
 from gepad.runs import Run, RunProgress
 from gepad.serving.prompts import ServedPrompts
+from gepad.store.contract import StoreContract
 from gepad.store.ingest import IngestResult
-from gepad.store.repository import Store
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["MAX_STREAM_EVENTS", "EvolutionService", "GepadServicer"]
@@ -66,7 +66,7 @@ class GepadServicer:
     def __init__(
         self,
         *,
-        store: Store,
+        store: StoreContract,
         programs: ProgramRegistry,
         prompts: ServedPrompts,
         evolution: EvolutionService | None = None,
