@@ -10,8 +10,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, Required, TypeAlias, TypedDict
+from typing import Any, Required, TypeAlias, TypedDict, TypeVar, cast
 
+from gepad.enums import FEEDBACK_KIND, FEEDBACK_SOURCE
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = [
@@ -33,19 +34,12 @@ ChatInput: TypeAlias = str | Sequence[Mapping[str, str] | pb.ChatMessage]
 FeedbackKindLike: TypeAlias = str | pb.FeedbackKind.ValueType
 FeedbackSourceLike: TypeAlias = str | pb.FeedbackSource.ValueType
 
-# Friendly spelling -> enum, in the order the CLI lists them.
+# Friendly spelling -> enum, in the proto's order (the order the CLI lists them).
 FEEDBACK_KINDS: dict[str, pb.FeedbackKind.ValueType] = {
-    "acceptance": pb.FEEDBACK_KIND_ACCEPTANCE,
-    "rejection": pb.FEEDBACK_KIND_REJECTION,
-    "correction": pb.FEEDBACK_KIND_CORRECTION,
-    "rating": pb.FEEDBACK_KIND_RATING,
-    "judge_verdict": pb.FEEDBACK_KIND_JUDGE_VERDICT,
-    "prompt_edit": pb.FEEDBACK_KIND_PROMPT_EDIT,
+    name: cast(pb.FeedbackKind.ValueType, value) for value, name in FEEDBACK_KIND.items()
 }
 _SOURCES: dict[str, pb.FeedbackSource.ValueType] = {
-    "human": pb.FEEDBACK_SOURCE_HUMAN,
-    "llm_judge": pb.FEEDBACK_SOURCE_LLM_JUDGE,
-    "code": pb.FEEDBACK_SOURCE_CODE,
+    name: cast(pb.FeedbackSource.ValueType, value) for value, name in FEEDBACK_SOURCE.items()
 }
 
 
@@ -76,28 +70,26 @@ def _spelling(value: str, prefix: str) -> str:
     return name.removeprefix(prefix)
 
 
-def feedback_kind(kind: FeedbackKindLike) -> pb.FeedbackKind.ValueType:
-    if isinstance(kind, int):
-        if kind not in FEEDBACK_KINDS.values():
-            raise ValueError(f"unknown feedback kind {kind}")
-        return kind
-    found = FEEDBACK_KINDS.get(_spelling(kind, "feedback_kind_"))
+E = TypeVar("E", pb.FeedbackKind.ValueType, pb.FeedbackSource.ValueType)
+
+
+def _enum(value: str | E, table: Mapping[str, E], what: str) -> E:
+    if isinstance(value, int):
+        if value not in table.values():
+            raise ValueError(f"unknown {what} {value}")
+        return value
+    found = table.get(_spelling(value, what.replace(" ", "_") + "_"))
     if found is None:
-        expected = ", ".join(FEEDBACK_KINDS)
-        raise ValueError(f"unknown feedback kind {kind!r}; expected one of {expected}")
+        raise ValueError(f"unknown {what} {value!r}; expected one of {', '.join(table)}")
     return found
+
+
+def feedback_kind(kind: FeedbackKindLike) -> pb.FeedbackKind.ValueType:
+    return _enum(kind, FEEDBACK_KINDS, "feedback kind")
 
 
 def feedback_source(source: FeedbackSourceLike) -> pb.FeedbackSource.ValueType:
-    if isinstance(source, int):
-        if source not in _SOURCES.values():
-            raise ValueError(f"unknown feedback source {source}")
-        return source
-    found = _SOURCES.get(_spelling(source, "feedback_source_"))
-    if found is None:
-        expected = ", ".join(_SOURCES)
-        raise ValueError(f"unknown feedback source {source!r}; expected one of {expected}")
-    return found
+    return _enum(source, _SOURCES, "feedback source")
 
 
 def _messages(value: ChatInput) -> list[pb.ChatMessage]:

@@ -31,46 +31,46 @@ RunFn = Callable[[Candidate, Example], "str | RunnerOutput | Awaitable[str | Run
 EvalFn = Callable[[Example, str], "float | Verdict | Awaitable[float | Verdict]"]
 
 
-class FunctionRunner:
-    """A TaskRunner over a function; counts calls so tests can prove the cache works."""
+class _FunctionSeam:
+    """A seam over a plain or async function; counts calls so tests can prove the cache works."""
+
+    def __init__(self, fn: Callable[..., object], version: str) -> None:
+        self._fn = fn
+        self._version = version
+        self.calls = 0
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    async def _call(self, *args: object) -> object:
+        self.calls += 1
+        result = self._fn(*args)
+        return await result if isinstance(result, Awaitable) else result
+
+
+class FunctionRunner(_FunctionSeam):
+    """A TaskRunner over a function returning the output (or a RunnerOutput)."""
 
     def __init__(self, fn: RunFn, version: str = "fn-runner") -> None:
-        self._fn = fn
-        self._version = version
-        self.calls = 0
-
-    @property
-    def version(self) -> str:
-        return self._version
+        super().__init__(fn, version)
 
     async def run(self, candidate: Candidate, example: Example) -> RunnerOutput:
-        self.calls += 1
-        result = self._fn(candidate, example)
-        if isinstance(result, Awaitable):
-            result = await result
-        if isinstance(result, RunnerOutput):
-            return result
-        return RunnerOutput(output=result)
+        result = await self._call(candidate, example)
+        return result if isinstance(result, RunnerOutput) else RunnerOutput(output=str(result))
 
 
-class FunctionEvaluator:
+class FunctionEvaluator(_FunctionSeam):
+    """An Evaluator over a function returning a score in 0..1 (or a Verdict)."""
+
     def __init__(self, fn: EvalFn, version: str = "fn-evaluator") -> None:
-        self._fn = fn
-        self._version = version
-        self.calls = 0
-
-    @property
-    def version(self) -> str:
-        return self._version
+        super().__init__(fn, version)
 
     async def evaluate(self, example: Example, output: str) -> Verdict:
-        self.calls += 1
-        result = self._fn(example, output)
-        if isinstance(result, Awaitable):
-            result = await result
+        result = await self._call(example, output)
         if isinstance(result, Verdict):
             return result
-        score = float(result)
+        score = float(result)  # type: ignore[arg-type]
         return Verdict(scores={"score": score}, aggregate=score, feedback="")
 
 

@@ -13,7 +13,7 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import anyio
 from anyio.abc import TaskGroup
@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_ITERATIONS = 10
 DEFAULT_METRIC_CALLS_PER_ROUND = 300
 NO_CAPS = BudgetCaps()
+N = TypeVar("N", int, float)
 _PINNED = "not promoted: the served prompt is pinned (after a rollback)"
 # Consecutive steps that change nothing (no candidate, no evaluation) before a round stops.
 MAX_IDLE_STEPS = 3
@@ -85,11 +86,8 @@ def engine_config(program: Program, seed: int) -> EngineConfig:
     )
 
 
-def _cap(value: float) -> float | None:
-    return value if value > 0 else None
-
-
-def _int_cap(value: int) -> int | None:
+def _cap(value: N) -> N | None:
+    """A cap as the engine reads it: 0 (unset) is no cap."""
     return value if value > 0 else None
 
 
@@ -437,15 +435,15 @@ class RoundManager:
         round_budget = Budget(
             max_metric_calls=(o.max_metric_calls_per_round or b.max_metric_calls_per_round
                               or DEFAULT_METRIC_CALLS_PER_ROUND),
-            max_tokens=_int_cap(o.max_tokens_per_round or b.max_tokens_per_round),
+            max_tokens=_cap(o.max_tokens_per_round or b.max_tokens_per_round),
             max_cost_usd=_cap(o.max_cost_usd_per_round or b.max_cost_usd_per_round),
             metric_calls=run.metric_calls, tokens=run.tokens, cost_usd=run.cost_usd,
             llm_calls=run.llm_calls,
         )
         spent = today
         day_budget = Budget(
-            max_metric_calls=_int_cap(b.max_metric_calls_per_day),
-            max_tokens=_int_cap(b.max_tokens_per_day),
+            max_metric_calls=_cap(b.max_metric_calls_per_day),
+            max_tokens=_cap(b.max_tokens_per_day),
             max_cost_usd=_cap(b.max_cost_usd_per_day),
             metric_calls=sum(r.metric_calls for r in spent),
             tokens=sum(r.tokens for r in spent),

@@ -33,6 +33,9 @@ class Evolver(Protocol):
 
 
 class EvolutionScheduler:
+    """Starts rounds by itself: nightly (cron) for each user with feedback newer than their last
+    round, and once a user has sent ``evolve_after_events`` new events (debounced)."""
+
     def __init__(
         self,
         *,

@@ -18,6 +18,9 @@ Key = tuple[str, str]
 
 
 class ServedPrompts:
+    """What every user is served, in memory: answers GetPrompt, wakes watchers on each served
+    change (it subscribes to the store's) and on a program's new seed."""
+
     def __init__(self, seed_of: Callable[[str], CandidateRecord | None]) -> None:
         self._seed_of = seed_of
         self._served: dict[Key, ServedState] = {}
