@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cached_property
 
 from .model import Example, Split
@@ -11,7 +11,10 @@ from .model import Example, Split
 class Dataset:
     """An immutable snapshot. Ids in each split are sorted so order never depends on the caller."""
 
-    def __init__(self, examples: Iterable[Example]) -> None:
+    def __init__(self, examples: Iterable[Example], rubric: Sequence[str] = ()) -> None:
+        # What the user asked for across all their feedback, one item per entry: quoted to the
+        # reflection LM beside each record's own comments.
+        self.rubric = tuple(rubric)
         self._by_id: dict[str, Example] = {}
         for example in examples:
             if example.id in self._by_id:

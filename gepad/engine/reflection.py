@@ -99,9 +99,10 @@ def _trace_text(trace: Mapping[str, Any]) -> str:
 
 
 def build_reflection_prompt(
-    component: str, current_text: str, records: Sequence[Record], max_quote_chars: int = 2000
+    component: str, current_text: str, records: Sequence[Record], max_quote_chars: int = 2000,
+    *, rubric: Sequence[str] = (),
 ) -> str:
-    quoted: list[str] = [current_text]
+    quoted: list[str] = [current_text, *rubric]
     for r in records:
         quoted += [m.content for m in r.example.input]
         quoted += [r.output, r.feedback, r.example.reference or ""]
@@ -122,8 +123,12 @@ def build_reflection_prompt(
         f"Component name: {component}",
         block("current text", current_text),
         "",
-        "Records of the assistant using this text:",
     ]
+    if rubric:
+        parts.append("What this user asked for across all their feedback (the user's rubric):")
+        parts += [block(f"rubric item {n}", item) for n, item in enumerate(rubric, 1)]
+        parts.append("")
+    parts.append("Records of the assistant using this text:")
     for n, r in enumerate(records, 1):
         parts.append(f"--- record {n} ---")
         convo = "\n".join(f"{m.role}: {m.content}" for m in r.example.input)

@@ -421,7 +421,8 @@ async def _reflect(
         for ex, ev in zip(batch, parent_evals, strict=True)
     ]
     current = parent.components[component]
-    prompt = build_reflection_prompt(component, current, records, config.max_quote_chars)
+    prompt = build_reflection_prompt(component, current, records, config.max_quote_chars,
+                                     rubric=dataset.rubric)
     reply = await _call_reflection(session, prompt)
     if reply is None:
         return _result(work, state, session, "budget_exhausted", "reflection call", "reflection")
