@@ -58,6 +58,8 @@ DEFAULT_METRIC_CALLS_PER_ROUND = 300
 NO_CAPS = BudgetCaps()
 N = TypeVar("N", int, float)
 _PINNED = "not promoted: the served prompt is pinned (after a rollback)"
+# A perfect score on fewer val examples than this says too little to stop a round early.
+MIN_VAL_TO_CONVERGE = 5
 # Consecutive steps that change nothing (no candidate, no evaluation) before a round stops.
 MAX_IDLE_STEPS = 3
 
@@ -123,12 +125,12 @@ def _set_aside(budgets: tuple[Budget, ...], calls: int) -> tuple[Budget, ...]:
                  replace(b, max_metric_calls=b.max_metric_calls - calls) for b in budgets)
 
 
-def _iterations_for(calls: int | None, per_iteration: int) -> int:
-    """With no iteration cap set, the budget is the limit; without a call cap either, a round
-    stops after this many."""
+def _iterations_for(calls: int | None, cheapest: int) -> int:
+    """With no iteration cap set, the budget is the limit (as many of the cheapest iterations as
+    it pays for); without a call cap either, a round stops after this many."""
     if calls is None:
         return DEFAULT_MAX_ITERATIONS
-    return max(1, calls // max(1, per_iteration) * 2)
+    return max(1, calls // max(1, cheapest) + 1)
 
 
 @dataclass(frozen=True)
@@ -352,9 +354,10 @@ class RoundManager:
                 f"no decision: {left} metric calls left cannot pay for one iteration "
                 f"(~{one_step}) plus the gate ({gate}); raise max_metric_calls_per_round"))
             return
+        cheapest = 2 * config.minibatch_size * config.rollouts_per_example  # a rejected child
         max_iterations = (run.max_iterations or program.evolution.max_iterations_per_round
                           or state.round_iterations
-                          + _iterations_for(None if left is None else left - gate, one_step))
+                          + _iterations_for(None if left is None else left - gate, cheapest))
         search = await self._search(run, state, dataset, seams, cache, config,
                                     _set_aside(budgets, gate), max_iterations)
         if search.failure is not None:
@@ -397,7 +400,7 @@ class RoundManager:
                 return _Search(state, budgets, "the budget left for the search is spent", tally)
             if result.event == "no_data":
                 return _Search(state, budgets, result.detail, tally)
-            if run.best_val_score >= 1.0:
+            if run.best_val_score >= 1.0 and len(dataset.val_ids) >= MIN_VAL_TO_CONVERGE:
                 return _Search(state, budgets, "converged: the best candidate scores 1.0 on "
                                "every val example", tally)
             idle = idle + 1 if not (result.new_candidates or result.new_evaluations) else 0

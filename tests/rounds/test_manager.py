@@ -574,3 +574,20 @@ def test_a_rubric_answer_that_breaks_its_contract_leaves_the_rubric_and_says_so(
     assert final.status == pb.RUN_STATUS_SUCCEEDED
     assert "(rubric not updated: rubric model failed: " in final.message
     assert stored_rubric(running_daemon, "oz") == {}
+
+
+def test_a_perfect_score_on_a_tiny_val_set_does_not_end_the_search(
+    running_daemon: RunningDaemon, double: OpenAIDouble
+) -> None:
+    perfect = "You are a careful editor. Always answer in UPPERCASE."
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, seed=perfect)
+        feed(stub, "quin", 10)  # 6 train, 2 val, 2 gate examples
+        assert val_examples(running_daemon, "quin") < rounds_module.MIN_VAL_TO_CONVERGE
+        budget = pb.Budget(max_metric_calls_per_round=least_round(running_daemon, "quin") + 12)
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="quin", program="editor",
+                                              budget=budget)).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+    assert final.status == pb.RUN_STATUS_SUCCEEDED
+    assert "converged" not in final.message and final.iterations >= 1, final.message
