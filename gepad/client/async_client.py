@@ -267,3 +267,7 @@ class AsyncClient(BaseClient):
     async def get_frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse:
         request = requests.get_frontier(user_id, program)
         return await self._unary(self.stub.GetFrontier, request)
+
+    async def get_rubric(self, user_id: str, program: str) -> pb.Rubric:
+        """What the user asked for across all their feedback, as the judge grades it."""
+        return await self._unary(self.stub.GetRubric, requests.get_rubric(user_id, program))

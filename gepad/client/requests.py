@@ -70,3 +70,7 @@ def watch_run(run_id: str) -> pb.WatchRunRequest:
 
 def get_frontier(user_id: str, program: str) -> pb.GetFrontierRequest:
     return pb.GetFrontierRequest(user_id=user_id, program=program)
+
+
+def get_rubric(user_id: str, program: str) -> pb.GetRubricRequest:
+    return pb.GetRubricRequest(user_id=user_id, program=program)

@@ -242,3 +242,7 @@ class Client(BaseClient):
 
     def get_frontier(self, user_id: str, program: str) -> pb.GetFrontierResponse:
         return self._unary(self.stub.GetFrontier, requests.get_frontier(user_id, program))
+
+    def get_rubric(self, user_id: str, program: str) -> pb.Rubric:
+        """What the user asked for across all their feedback, as the judge grades it."""
+        return self._unary(self.stub.GetRubric, requests.get_rubric(user_id, program))

@@ -9,6 +9,7 @@ from gepad.engine import Evaluator, MemoryEvaluationStore, Seams
 from gepad.evaluators import EvaluatorPanel, JudgeEvaluator, ReferenceEvaluator, RuleEvaluator
 from gepad.llm import ChatTaskRunner, LLMClient, LLMReflection, ModelSettings
 from gepad.programs import Program
+from gepad.rubric import Rubric
 
 __all__ = ["LiteLLMSeams", "model_settings"]
 
@@ -40,7 +41,12 @@ class LiteLLMSeams:
         found = (missing_credentials(model_settings(r, program.task_model)) for r in roles)
         return list(dict.fromkeys(p for p in found if p))
 
-    def __call__(self, program: Program, store: MemoryEvaluationStore) -> Seams:
+    def judge_client(self, program: Program) -> LLMClient:
+        """The judge's model: it also keeps the user's rubric."""
+        return self._client(model_settings(program.judge_model, program.task_model))
+
+    def __call__(self, program: Program, store: MemoryEvaluationStore,
+                 rubric: Rubric | None = None) -> Seams:
         if not program.task_model.model:
             raise ValueError(
                 f"program {program.name!r} has no task_model.model; set one to evolve it"
@@ -52,9 +58,7 @@ class LiteLLMSeams:
             members.append(RuleEvaluator(
                 list(ev.must_match), list(ev.must_not_match), ev.max_output_chars or None,
             ))
-        members.append(JudgeEvaluator(self._client(
-            model_settings(program.judge_model, program.task_model)
-        )))
+        members.append(JudgeEvaluator(self.judge_client(program), rubric=rubric))
         return Seams(
             runner=ChatTaskRunner(self._client(task)),
             evaluator=EvaluatorPanel(members),

@@ -35,11 +35,15 @@ from gepad.engine import (
 )
 from gepad.engine.frontier import FrontierEntry, best_by_val
 from gepad.errors import FailedPrecondition, NotFound
+from gepad.evaluators.rubric_update import update_rubric
+from gepad.feedback.event import FeedbackEvent
 from gepad.lineage import CandidateRecord
+from gepad.llm import LLMClient
 from gepad.programs import BudgetCaps, Program, ProgramRegistry
 from gepad.rounds.evaluations import evaluation_from_json, evaluation_row
 from gepad.rounds.examples import build_dataset
 from gepad.rounds.failures import FailureTally
+from gepad.rubric import Rubric
 from gepad.runs import Run, RunProgress, RunStatus
 from gepad.serving.prompts import ServedPrompts
 from gepad.store.contract import StoreContract
@@ -66,7 +70,12 @@ class SeamsFactory(Protocol):
         """Why the program's models cannot be called at all (e.g. a missing API key)."""
         ...
 
-    def __call__(self, program: Program, store: MemoryEvaluationStore) -> Seams: ...
+    def judge_client(self, program: Program) -> LLMClient:
+        """The judge's model, which also keeps the user's rubric."""
+        ...
+
+    def __call__(self, program: Program, store: MemoryEvaluationStore,
+                 rubric: Rubric | None = None) -> Seams: ...
 
 
 @dataclass
@@ -295,8 +304,11 @@ class RoundManager:
         if not dataset.val_ids or not dataset.gate_ids:
             await self._end(run, "succeeded", f"no decision: {_missing_splits(dataset)}")
             return
+        rubric, rubric_note = await self._rubric(run, program, inputs.rubric,
+                                                 [row.event for row in inputs.events])
+        dataset = build_dataset(inputs.examples, inputs.events, rubric)
         cache = MemoryEvaluationStore(evaluation_from_json(t) for t in inputs.evaluations)
-        seams = self._seams(program, cache)
+        seams = self._seams(program, cache, rubric)
         seed = run.seed or zlib.crc32(run.run_id.encode())
         config = engine_config(program, seed)
 
@@ -371,9 +383,26 @@ class RoundManager:
         await self._promote(run, state, dataset, seams, config, budgets)
         if tally.count:
             log.warning("run %s: %d model calls failed", run.run_id, tally.count)
-        run.message += f" (search stopped: {stopped}){tally.note()}"
+        run.message += f" (search stopped: {stopped}){tally.note()}{rubric_note}"
         run.status = "succeeded"
         await self._finish(run)
+
+    async def _rubric(self, run: Run, program: Program, rubric: Rubric,
+                      events: list[FeedbackEvent]) -> tuple[Rubric, str]:
+        """The user's rubric with the feedback it has not read yet; a note for the run's message
+        when that failed (the round goes on with the rubric it had)."""
+        if rubric.events_seen >= len(events):
+            return rubric, ""
+        update = await update_rubric(self._seams.judge_client(program), rubric, events,
+                                     self._clock())
+        self._count(run, 0, update.usage.calls, update.usage.tokens, update.usage.cost_usd)
+        if update.rubric != rubric:
+            await self._store.save_rubric(run.user_id, run.program, update.rubric)
+            self._publish(run, "rubric", f"{len(update.rubric.items)} items")
+        if update.error is None:
+            return update.rubric, ""
+        log.warning("run %s: the rubric was not updated: %s", run.run_id, update.error)
+        return update.rubric, f" (rubric not updated: {update.error})"
 
     async def _end(self, run: Run, status: RunStatus, message: str) -> None:
         """End a round that decides nothing, saying why."""

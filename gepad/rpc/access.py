@@ -38,6 +38,7 @@ RULES: dict[str, Rule] = {
     "ListRuns": Rule.USER,
     "WatchRun": Rule.HANDLER,
     "GetFrontier": Rule.USER,
+    "GetRubric": Rule.USER,
 }
 
 

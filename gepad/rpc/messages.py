@@ -18,6 +18,7 @@ from gepad.feedback.event import FeedbackEvent
 from gepad.lineage import CandidateRecord, ServedChange, ServedState
 from gepad.llm import ModelSettings
 from gepad.programs import BudgetCaps, EvolutionSettings, Program
+from gepad.rubric import Rubric
 from gepad.runs import Run, RunProgress
 from gepad.v1 import gepad_pb2 as pb
 
@@ -30,6 +31,7 @@ __all__ = [
     "program_message",
     "progress_message",
     "prompt_message",
+    "rubric_message",
     "run_message",
 ]
 
@@ -177,6 +179,18 @@ def run_message(run: Run) -> pb.Run:
     _stamp(message.started_at, run.started_at)
     if run.finished_at is not None:
         _stamp(message.finished_at, run.finished_at)
+    return message
+
+
+def rubric_message(user_id: str, program: str, rubric: Rubric) -> pb.Rubric:
+    message = pb.Rubric(
+        user_id=user_id, program=program, version=rubric.version,
+        events_read=rubric.events_seen,
+        items=[pb.RubricItem(name=i.name, description=i.description, scope=i.scope,
+                             evidence=i.evidence) for i in rubric.items],
+    )
+    if rubric.updated_at:
+        _stamp(message.updated_at, rubric.updated_at)
     return message
 
 

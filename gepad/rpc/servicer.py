@@ -34,6 +34,7 @@ from gepad.rpc.messages import (
     program_message,
     progress_message,
     prompt_message,
+    rubric_message,
     run_message,
 )
 from gepad.runs import Run, RunProgress
@@ -304,3 +305,9 @@ class GepadServicer:
             )
         return response
 
+    # ------------------------------------------------------------------ rubric
+
+    async def GetRubric(self, request: pb.GetRubricRequest, caller: Principal) -> pb.Rubric:
+        self._user_program(request.user_id, request.program)
+        rubric = await self._store.rubric(request.user_id, request.program)
+        return rubric_message(request.user_id, request.program, rubric)

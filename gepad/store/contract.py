@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from gepad.feedback.validation import NewEvent
 from gepad.lineage import CandidateRecord, ServedChange, ServedState
 from gepad.programs import Program
+from gepad.rubric import Rubric
 from gepad.runs import Run
 from gepad.store.ingest import IngestResult
 from gepad.store.runs import EventRow, ExampleRecord, StepCommit
@@ -35,6 +36,7 @@ class RoundInputs:
     state_json: str | None
     evaluations: list[str]
     runs_today: list[Run]  # the user's rounds of this program started since the day began
+    rubric: Rubric = field(default_factory=Rubric)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,12 @@ class StoreContract(Protocol):
     async def engine_state(self, user_id: str, program: str) -> str | None: ...
 
     async def round_inputs(self, user_id: str, program: str, day_start: float) -> RoundInputs: ...
+
+    async def rubric(self, user_id: str, program: str) -> Rubric:
+        """The user's rubric; empty if none was made yet."""
+        ...
+
+    async def save_rubric(self, user_id: str, program: str, rubric: Rubric) -> None: ...
 
     async def users_with_new_events(self) -> list[tuple[str, str]]:
         """(user, program) pairs with feedback received after their last round started."""

@@ -19,6 +19,7 @@ from gepad.feedback.event import event_from_json
 from gepad.feedback.validation import NewEvent
 from gepad.lineage import CandidateRecord, ServedChange, ServedState, human_edit_node
 from gepad.programs import Program, program_from_json, program_to_json
+from gepad.rubric import Rubric
 from gepad.runs import Run
 from gepad.store.contract import Lineage, RoundInputs, ServedChanges, StoreContract
 from gepad.store.ingest import IngestResult
@@ -48,6 +49,7 @@ class _Tables:
     changes: dict[_Key, list[ServedChange]] = field(default_factory=dict)
     runs: dict[str, Run] = field(default_factory=dict)
     engine_states: dict[_Key, str] = field(default_factory=dict)
+    rubrics: dict[_Key, Rubric] = field(default_factory=dict)
     # Keyed like the SQLite table: (candidate hash, example id, evaluator version), any user.
     evaluations: dict[tuple[str, str, str], tuple[_Key, str]] = field(default_factory=dict)
 
@@ -234,7 +236,15 @@ class MemoryStore(StoreContract):
         evaluations = [payload for owner, payload in t.evaluations.values() if owner == key]
         today = sorted((r for r in self._runs_of(user_id, program) if r.started_at >= day_start),
                        key=lambda r: r.started_at)
-        return RoundInputs(examples, events, t.engine_states.get(key), evaluations, today)
+        return RoundInputs(examples, events, t.engine_states.get(key), evaluations, today,
+                           t.rubrics.get(key, Rubric()))
+
+    async def rubric(self, user_id: str, program: str) -> Rubric:
+        return self._t.rubrics.get((user_id, program), Rubric())
+
+    async def save_rubric(self, user_id: str, program: str, rubric: Rubric) -> None:
+        with self._write() as t:
+            t.rubrics[(user_id, program)] = rubric
 
     async def users_with_new_events(self) -> list[tuple[str, str]]:
         last_event: dict[_Key, float] = {}

@@ -118,6 +118,15 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX ix_evaluations_user_program ON evaluations (user_id, program)",
     )),
+    Migration("0002_rubrics", (
+        """CREATE TABLE rubrics (
+            user_id VARCHAR NOT NULL,
+            program VARCHAR NOT NULL,
+            rubric_json VARCHAR NOT NULL,
+            updated_at FLOAT NOT NULL,
+            PRIMARY KEY (user_id, program)
+        )""",
+    )),
 )
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session, select
 from gepad.feedback.validation import NewEvent
 from gepad.lineage import CandidateRecord, ServedState, human_edit_node
 from gepad.programs import Program, program_from_json, program_to_json
+from gepad.rubric import Rubric
 from gepad.runs import Run
 from gepad.store import runs
 from gepad.store.contract import Lineage, RoundInputs, ServedChanges, StoreContract
@@ -33,6 +34,7 @@ from gepad.store.lineage import (
     read_served,
     set_served,
 )
+from gepad.store.rubrics import read_rubric, write_rubric
 from gepad.store.tables import ProgramRow
 from gepad.store.writer import Writer
 
@@ -214,9 +216,16 @@ class Store(StoreContract):
                 examples, events, runs.read_engine_state(conn, user_id, program),
                 runs.read_evaluations(conn, user_id, program),
                 runs.day_usage(conn, user_id, program, day_start),
+                read_rubric(conn, user_id, program),
             )
 
         return await self._query(read)
+
+    async def rubric(self, user_id: str, program: str) -> Rubric:
+        return await self._query(lambda conn: read_rubric(conn, user_id, program))
+
+    async def save_rubric(self, user_id: str, program: str, rubric: Rubric) -> None:
+        await self.writer.submit(lambda conn: write_rubric(conn, user_id, program, rubric))
 
     async def users_with_new_events(self) -> list[tuple[str, str]]:
         """(user, program) pairs with feedback newer than their last round."""

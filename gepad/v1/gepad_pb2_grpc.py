@@ -109,6 +109,11 @@ class GepadStub:
                 request_serializer=gepad_dot_v1_dot_gepad__pb2.GetFrontierRequest.SerializeToString,
                 response_deserializer=gepad_dot_v1_dot_gepad__pb2.GetFrontierResponse.FromString,
                 _registered_method=True)
+        self.GetRubric = channel.unary_unary(
+                '/gepad.v1.Gepad/GetRubric',
+                request_serializer=gepad_dot_v1_dot_gepad__pb2.GetRubricRequest.SerializeToString,
+                response_deserializer=gepad_dot_v1_dot_gepad__pb2.Rubric.FromString,
+                _registered_method=True)
 
 
 class GepadServicer:
@@ -214,6 +219,13 @@ class GepadServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRubric(self, request, context):
+        """What this user asked for across all their feedback, as the judge grades it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GepadServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -291,6 +303,11 @@ def add_GepadServicer_to_server(servicer, server):
                     servicer.GetFrontier,
                     request_deserializer=gepad_dot_v1_dot_gepad__pb2.GetFrontierRequest.FromString,
                     response_serializer=gepad_dot_v1_dot_gepad__pb2.GetFrontierResponse.SerializeToString,
+            ),
+            'GetRubric': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRubric,
+                    request_deserializer=gepad_dot_v1_dot_gepad__pb2.GetRubricRequest.FromString,
+                    response_serializer=gepad_dot_v1_dot_gepad__pb2.Rubric.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -698,6 +715,33 @@ class Gepad:
             '/gepad.v1.Gepad/GetFrontier',
             gepad_dot_v1_dot_gepad__pb2.GetFrontierRequest.SerializeToString,
             gepad_dot_v1_dot_gepad__pb2.GetFrontierResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRubric(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gepad.v1.Gepad/GetRubric',
+            gepad_dot_v1_dot_gepad__pb2.GetRubricRequest.SerializeToString,
+            gepad_dot_v1_dot_gepad__pb2.Rubric.FromString,
             options,
             channel_credentials,
             insecure,

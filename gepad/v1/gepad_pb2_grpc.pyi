@@ -60,6 +60,8 @@ class GepadStub:
     ListRuns: _grpc.UnaryUnaryMultiCallable[_gepad_pb2.ListRunsRequest, _gepad_pb2.ListRunsResponse]
     WatchRun: _grpc.UnaryStreamMultiCallable[_gepad_pb2.WatchRunRequest, _gepad_pb2.RunProgress]
     GetFrontier: _grpc.UnaryUnaryMultiCallable[_gepad_pb2.GetFrontierRequest, _gepad_pb2.GetFrontierResponse]
+    GetRubric: _grpc.UnaryUnaryMultiCallable[_gepad_pb2.GetRubricRequest, _gepad_pb2.Rubric]
+    """What this user asked for across all their feedback, as the judge grades it."""
 
 @_typing.type_check_only
 class GepadAsyncStub(GepadStub):
@@ -91,6 +93,8 @@ class GepadAsyncStub(GepadStub):
     ListRuns: _aio.UnaryUnaryMultiCallable[_gepad_pb2.ListRunsRequest, _gepad_pb2.ListRunsResponse]  # type: ignore[assignment]
     WatchRun: _aio.UnaryStreamMultiCallable[_gepad_pb2.WatchRunRequest, _gepad_pb2.RunProgress]  # type: ignore[assignment]
     GetFrontier: _aio.UnaryUnaryMultiCallable[_gepad_pb2.GetFrontierRequest, _gepad_pb2.GetFrontierResponse]  # type: ignore[assignment]
+    GetRubric: _aio.UnaryUnaryMultiCallable[_gepad_pb2.GetRubricRequest, _gepad_pb2.Rubric]  # type: ignore[assignment]
+    """What this user asked for across all their feedback, as the judge grades it."""
 
 class GepadServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -209,5 +213,13 @@ class GepadServicer(metaclass=_abc_1.ABCMeta):
         request: _gepad_pb2.GetFrontierRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_gepad_pb2.GetFrontierResponse, _abc.Awaitable[_gepad_pb2.GetFrontierResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetRubric(
+        self,
+        request: _gepad_pb2.GetRubricRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gepad_pb2.Rubric, _abc.Awaitable[_gepad_pb2.Rubric]]:
+        """What this user asked for across all their feedback, as the judge grades it."""
 
 def add_GepadServicer_to_server(servicer: GepadServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -352,6 +352,16 @@ def test_evolve_waits_with_progress_then_runs_frontier_and_lineage_show_it(
     tree = gepad("lineage", "dave", "editor").out
     assert "└── " in tree and "reflection  ◀ served" in tree and "promotion" in tree
 
+    rubric = gepad("rubric", "dave", "editor").out.splitlines()
+    assert rubric[0].startswith("1 items from 20 feedback events (version ")
+    assert rubric[1] == ("- uppercase (all requests): This user wants every answer in uppercase "
+                         "letters.")
+    assert rubric[2].startswith("    evidence: ") and len(rubric[2].split(", ")) == 20
+    as_json = gepad("rubric", "dave", "editor", "--json").json()
+    assert isinstance(as_json, dict) and as_json["items"][0]["name"] == "uppercase"
+    never = gepad("rubric", "nobody", "editor")
+    assert never.code == 0 and never.out.startswith("no rubric yet: the next round for nobody")
+
     nobody = gepad("evolve", "nobody", "editor")
     assert nobody.code == 1 and nobody.err.startswith("error: NOT_FOUND: ")
 

@@ -28,7 +28,26 @@ def task_answer(messages: list[dict[str, str]]) -> str:
     return answer.upper() if "UPPERCASE" in system else answer
 
 
+_FEEDBACK = re.compile(r"\[(\S+) feedback (\S+) \((\w+)\)\]\n(.*?)\n\[/\1\]", re.S)
+
+
+def rubric_answer(messages: list[dict[str, str]]) -> str:
+    """The rubric contract: every quoted comment in this world asks for uppercase."""
+    current = json.loads(re.search(r"current rubric\]\n(.*?)\n\[/", messages[1]["content"],
+                                   re.S).group(1))  # type: ignore[union-attr]
+    said = [m.group(2) for m in _FEEDBACK.finditer(messages[1]["content"])
+            if "comment:" in m.group(4)]
+    evidence = [e for item in current["items"] for e in item["evidence"]] + said
+    if not evidence:
+        return json.dumps({"items": []})
+    return json.dumps({"items": [{
+        "name": "uppercase", "description": "This user wants every answer in uppercase letters.",
+        "scope": "all requests", "evidence": evidence}]})
+
+
 def judge_answer(messages: list[dict[str, str]]) -> str:
+    if messages[0]["content"].startswith("You maintain one user's rubric"):
+        return rubric_answer(messages)
     prompt = messages[-1]["content"]
     match = _GRADED.search(prompt)
     output = match.group(2) if match else ""
@@ -46,6 +65,7 @@ def reflect_answer(messages: list[dict[str, str]]) -> str:
 class OpenAIDouble:
     def __init__(self, delay: float = 0.0) -> None:
         self.calls: Counter[str] = Counter()
+        self.last_messages: dict[str, list[dict[str, str]]] = {}  # per model
         # hold(model): calls to that model wait until release(); `held` is set when one waits.
         self._held_model: str | None = None
         self._released = threading.Event()
@@ -71,6 +91,7 @@ class OpenAIDouble:
                     self._refuse(model, *failing)
                     return
                 double.calls[model] += 1
+                double.last_messages[model] = body["messages"]
                 answer = {"task-double": task_answer, "judge-double": judge_answer,
                           "reflect-double": reflect_answer}[model](body["messages"])
                 reply = {

@@ -3,6 +3,8 @@ prompt promoted, served and pushed to a watcher."""
 
 from __future__ import annotations
 
+import json
+import re
 import sqlite3
 import time
 from dataclasses import replace
@@ -529,3 +531,46 @@ def test_a_user_without_val_or_gate_examples_gets_no_decision_and_no_spending(
                                     "example"), final.message
     assert "this user has 1 examples" in final.message
     assert (final.metric_calls, sum(double.calls.values())) == (0, 0)
+
+
+def stored_rubric(daemon: RunningDaemon, user: str) -> dict[str, Any]:
+    with sqlite3.connect(daemon.settings.database_path) as conn:
+        row = conn.execute("SELECT rubric_json FROM rubrics WHERE user_id = ?", (user,)).fetchone()
+    return {} if row is None else dict(json.loads(row[0]))
+
+
+def test_a_round_reads_the_users_feedback_into_a_rubric_the_judge_grades_against(
+    running_daemon: RunningDaemon, double: OpenAIDouble
+) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, max_iterations_per_round=1)
+        feed(stub, "nia", 30)
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="nia", program="editor")).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+    assert final.status == pb.RUN_STATUS_SUCCEEDED and "rubric" not in final.message
+    rubric = stored_rubric(running_daemon, "nia")
+    (item,) = rubric["items"]
+    assert (item["name"], item["scope"]) == ("uppercase", "all requests")
+    # Every event said it (each carries a comment), and every event was read.
+    assert sorted(item["evidence"]) == sorted(f"nia-{i}" for i in range(30))
+    assert rubric["events_seen"] == 30
+    grading = double.last_messages["judge-double"][-1]["content"]
+    assert "The user's rubric:" in grading
+    assert re.search(r"\[(DATA-\w+) rubric item 1: uppercase \(applies to: all requests\)\]\n"
+                     r"This user wants every answer in uppercase letters\.\n\[/\1\]", grading)
+
+
+def test_a_rubric_answer_that_breaks_its_contract_leaves_the_rubric_and_says_so(
+    running_daemon: RunningDaemon, double: OpenAIDouble
+) -> None:
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, max_iterations_per_round=1)
+        feed(stub, "oz", 30)
+        double.fail("judge-double", 400, "bad request", times=1)  # the first judge call: rubric
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="oz", program="editor")).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+    assert final.status == pb.RUN_STATUS_SUCCEEDED
+    assert "(rubric not updated: rubric model failed: " in final.message
+    assert stored_rubric(running_daemon, "oz") == {}

@@ -77,6 +77,7 @@ RULES: dict[str, Rule] = {
     "WatchRun": Rule(lambda w: pb.WatchRunRequest(run_id=w.alice_run), grpc.StatusCode.NOT_FOUND),
     "GetFrontier": Rule(lambda w: pb.GetFrontierRequest(user_id="alice", program=PROGRAM),
                         DENIED),
+    "GetRubric": Rule(lambda w: pb.GetRubricRequest(user_id="alice", program=PROGRAM), DENIED),
 }
 
 

@@ -177,6 +177,8 @@ def test_unknown_program_is_not_found(stub: Stub) -> None:
                  pb.GetProgramRequest(name="nope"))
     expect_error(grpc.StatusCode.NOT_FOUND, "'nope'", stub.GetPrompt,
                  pb.GetPromptRequest(user_id="alice", program="nope"))
+    expect_error(grpc.StatusCode.NOT_FOUND, "'nope'", stub.GetRubric,
+                 pb.GetRubricRequest(user_id="alice", program="nope"))
 
 
 @pytest.mark.parametrize(("limit", "ok"), [(-1, False), (0, True), (1000, True), (1001, False)])
@@ -216,6 +218,8 @@ MALFORMED: dict[str, tuple[str, object, str]] = {
                             "max_iterations: must not be negative"),
     "run missing": ("GetRun", pb.GetRunRequest(), "run_id: is required"),
     "run bad": ("GetRun", pb.GetRunRequest(run_id="r 1"), f"run_id: {BAD_ID}"),
+    "rubric user missing": ("GetRubric", pb.GetRubricRequest(program="editor.system"),
+                            "user_id: is required"),
 }
 
 

@@ -19,6 +19,7 @@ from gepad.feedback.validation import NewEvent, validate_event
 from gepad.lineage import CandidateRecord, ServedChange, ServedState, human_edit_node
 from gepad.llm import ModelSettings
 from gepad.programs import BudgetCaps, EvolutionSettings, Program
+from gepad.rubric import Rubric, RubricItem
 from gepad.runs import Run, RunStatus
 from gepad.store.contract import Lineage, StoreContract
 from gepad.store.database import connect_writer
@@ -414,6 +415,23 @@ async def test_a_round_starts_from_its_users_examples_events_and_todays_runs(
     ]
     assert (inputs.state_json, inputs.evaluations) == (None, [])
     assert [r.run_id for r in inputs.runs_today] == ["today"]
+
+
+async def test_a_users_rubric_is_kept_per_program_and_read_with_the_rounds_inputs(
+    store: StoreContract,
+) -> None:
+    assert await store.rubric("alice", "bot") == Rubric()
+    rubric = Rubric((RubricItem("no_emojis", "This user wants answers without emojis.",
+                                "all requests", ("e1", "e7")),), events_seen=7, updated_at=9.5)
+    await store.save_rubric("alice", "bot", rubric)
+    assert await store.rubric("alice", "bot") == rubric
+    assert (await store.round_inputs("alice", "bot", day_start=0.0)).rubric == rubric
+    assert await store.rubric("alice", "other") == Rubric()
+    assert await store.rubric("bob", "bot") == Rubric()
+    brief = RubricItem("brief", "This user wants short answers.", "billing questions", ("e9",))
+    grown = Rubric((*rubric.items, brief), 9, 12.0)
+    await store.save_rubric("alice", "bot", grown)
+    assert await store.rubric("alice", "bot") == grown
 
 
 async def test_users_with_feedback_after_their_last_round_started_are_due(

@@ -59,7 +59,23 @@ def _statements(conn: sqlite3.Connection) -> int:
     return 10**9 - counting._left
 
 
-def test_a_migration_killed_at_any_statement_is_all_or_nothing(tmp_path: Path) -> None:
+def _objects(conn: sqlite3.Connection) -> set[str]:
+    return {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+
+
+def _schema_after(tmp_path: Path, steps: int, monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    conn = sqlite3.connect(tmp_path / f"ref{steps}.sqlite3", isolation_level=None)
+    with monkeypatch.context() as patch:
+        patch.setattr("gepad.store.migrations.MIGRATIONS", MIGRATIONS[:steps])
+        migrate(conn)
+    return _objects(conn)
+
+
+def test_a_migration_killed_at_any_statement_is_all_or_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    schemas = [_schema_after(tmp_path, k, monkeypatch) for k in range(len(MIGRATIONS) + 1)]
+    assert len({frozenset(s) for s in schemas}) == len(schemas)  # each step adds something
     total = _statements(sqlite3.connect(tmp_path / "count.sqlite3", isolation_level=None))
     for n in range(1, total):
         path = tmp_path / f"db{n}.sqlite3"
@@ -70,8 +86,7 @@ def test_a_migration_killed_at_any_statement_is_all_or_nothing(tmp_path: Path) -
         # What the next start finds: the schema version says exactly which migrations are in.
         again = sqlite3.connect(path, isolation_level=None)
         (version,) = again.execute("PRAGMA user_version").fetchone()
-        objects = again.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-        assert (version, objects > 0) in {(0, False), (len(MIGRATIONS), True)}, n
+        assert _objects(again) == schemas[version], n
         assert migrate(again) == len(MIGRATIONS)
         again.close()
 
