@@ -54,6 +54,7 @@ from bench.world.model_server import (
 )
 from bench.world.reactions import react
 from bench.world.realistic_judge import told_by_comments
+from bench.world.rubric import parse_item
 from bench.world.task_lm import respond
 from bench.world.users import User
 from gepad.client import Client
@@ -180,6 +181,9 @@ class UserResult:
     gepa_calls: int
     rounds: list[RoundRecord] = field(default_factory=list)
     kinds: dict[str, int] = field(default_factory=dict)  # reactions sent, by kind
+    # The daemon's rubric at the end, item by item: "exact" (a true preference, right scope),
+    # "mis-scoped" (a true preference said for all requests or the wrong kind), "wrong".
+    rubric: dict[str, int] = field(default_factory=dict)
 
 
 class UserLoop:
@@ -201,11 +205,10 @@ class UserLoop:
         reply = respond(prompt.components["system"], example, world.seed, world.follow_p)
         reaction = react(self.plan.user, example, reply, world.seed)
         n = len(self.interactions)
-        extra = {"correction": reaction.correction} if reaction.correction else {}
         ack = self.client.record_feedback(
             event_id=f"{self.user_id}-{n:04d}", user_id=self.user_id, program=PROGRAM,
             kind=reaction.kind, input=text, output=reply.text, comment=reaction.comment,
-            candidate_id=prompt.candidate_id, **extra,
+            correction=reaction.correction, candidate_id=prompt.candidate_id,
         )
         self.interactions.append(
             Interaction(example, reaction.kind, reaction.comment, split_of(ack.example_id)))
@@ -229,6 +232,19 @@ class UserLoop:
         )
         self.rounds.append(record)
         return record
+
+    def rubric(self) -> dict[str, int]:
+        found: dict[str, int] = {"exact": 0, "mis-scoped": 0, "wrong": 0}
+        prefs = self.plan.user.preferences
+        for item in self.client.get_rubric(self.user_id, PROGRAM).items:
+            said = parse_item(item.description, item.scope)
+            if said in prefs:
+                found["exact"] += 1
+            elif said is not None and any(said.unscoped() == p.unscoped() for p in prefs):
+                found["mis-scoped"] += 1
+            else:
+                found["wrong"] += 1
+        return found
 
     def engine_best(self) -> str:
         entries = self.client.get_frontier(self.user_id, PROGRAM).entries
@@ -282,7 +298,7 @@ def drive_user(client: Client, plan: Plan, config: Config, s: Settings) -> UserR
     return UserResult(
         seed=plan.seed, served=held.ratio(served), gepa=held.ratio(gepa_prompt),
         engine_best=held.ratio(loop.engine_best()), seed_prompt=held.ratio(SEED_PROMPT),
-        gepa_calls=gepa_calls, rounds=loop.rounds, kinds=kinds,
+        gepa_calls=gepa_calls, rounds=loop.rounds, kinds=kinds, rubric=loop.rubric(),
     )
 
 

@@ -20,6 +20,7 @@ GOOD_SHARE = 0.8  # the "ahead" goal: >= 0.9 of ideal for >= 80% of users
 AHEAD_ROWS = {("one-shot", 300), ("seven-days", 100)}
 
 REACTIONS = ("acceptance", "rejection", "correction")
+RUBRIC_ITEMS = ("exact", "mis-scoped", "wrong")
 OUTCOMES = ("promoted", "gate said no", "no decision", "budget exhausted before gate", "failed")
 
 
@@ -142,7 +143,8 @@ def messages_table(results: Results) -> str:
     return markdown(["scenario", "part", "message (numbers as #)", "rounds"], rows)
 
 
-def interactions_table(results: Results) -> str:
+def feedback_table(results: Results) -> str:
+    """What the users sent, and what the daemon's rubric made of it (items per user, medians)."""
     rows = []
     for config, users in results.rows.items():
         kinds: Counter[str] = Counter()
@@ -150,8 +152,10 @@ def interactions_table(results: Results) -> str:
             kinds.update(u.kinds)
         total = sum(kinds.values()) or 1
         rows.append([config.label, config.judge, total,
-                     *(f"{kinds[k] / total:.0%}" for k in REACTIONS)])
-    return markdown(["row", "judge", "feedback events", *REACTIONS], rows)
+                     *(f"{kinds[k] / total:.0%}" for k in REACTIONS),
+                     *(median([u.rubric.get(k, 0) for u in users]) for k in RUBRIC_ITEMS)])
+    return markdown(["row", "judge", "feedback events", *REACTIONS,
+                     *(f"rubric items: {k}" for k in RUBRIC_ITEMS)], rows, digits=1)
 
 
 def report(results: Results) -> str:
@@ -170,8 +174,8 @@ def report(results: Results) -> str:
     parts += [
         "### Run messages",
         messages_table(results),
-        "### Feedback the simulated users sent",
-        interactions_table(results),
+        "### Feedback the simulated users sent, and the rubric the daemon kept (per user, median)",
+        feedback_table(results),
         f"Model server calls: {calls}. Wall time per row: "
         + ", ".join(f"{c.label} {c.judge} {t:.0f} s" for c, t in results.wall_s.items()),
     ]

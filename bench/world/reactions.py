@@ -9,7 +9,7 @@ A correction is the reply rewritten the way the user wants it.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Literal
 
 from bench.world.comments import compose, wording
@@ -43,15 +43,17 @@ class Reaction:
 
 def corrected(style: Style, user: User, example: WorldExample) -> str:
     """The reply as the user would have written it: every applicable preference met."""
+    choices = asdict(style)
     for pref in user.applicable(example.kind):
         if pref.feature == "max_words":
-            style = replace(style, words=min(style.words, int(pref.value) - 5))
+            choices["words"] = min(style.words, int(pref.value) - 5)
         elif pref.feature == "bullets":
-            style = replace(style, bullets=bool(pref.value),
-                            numbered=style.numbered and bool(pref.value))
+            choices["bullets"] = bool(pref.value)
+            # Plain prose means no list of any kind.
+            choices["numbered"] = style.numbered and bool(pref.value)
         else:
-            style = replace(style, **{pref.feature: pref.value})
-    return render(style, example)
+            choices[pref.feature] = pref.value
+    return render(Style(**choices), example)
 
 
 def react(user: User, example: WorldExample, reply: TaskReply, seed: int,
