@@ -98,19 +98,22 @@ class Config:
     scenario: Scenario
     budget: int  # metric calls per round
     judge: Judge
+    days: int = 1
 
     @property
     def label(self) -> str:
-        what = "one-shot" if self.scenario == "one-shot" else "7 days"
-        per = "" if self.scenario == "one-shot" else "/day"
-        return f"{what} {self.budget}{per}"
+        if self.scenario == "one-shot":
+            return f"one-shot {self.budget}"
+        return f"{self.days} days {self.budget}/day"
 
 
 def configs(s: Settings) -> list[Config]:
     out = []
     for scenario in s.scenarios:
-        budgets = s.oneshot_budgets if scenario == "one-shot" else s.day_budgets
-        out += [Config(scenario, b, j) for b in budgets for j in s.judges]
+        if scenario == "one-shot":
+            out += [Config(scenario, b, j) for b in s.oneshot_budgets for j in s.judges]
+        else:
+            out += [Config(scenario, b, j, s.days) for b in s.day_budgets for j in s.judges]
     return out
 
 
