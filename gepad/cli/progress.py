@@ -56,6 +56,11 @@ def bar_line(progress: pb.RunProgress, width: int, max_iterations: int = 0) -> s
 
 def outcome(run: pb.Run, short_id: str = "") -> str:
     status = RUN_STATUS.get(run.status, "unknown")
+    if run.status == pb.RUN_STATUS_FAILED and run.message:
+        # Why it failed is what the reader needs; the counters say how far it got.
+        why = run.message if run.message.startswith("failed") else f"failed: {run.message}"
+        return (f"run {run.run_id} {why} ({plural(run.iterations, 'iteration')}, "
+                f"{plural(run.llm_calls, 'LLM call')}, ${run.cost_usd:.4f})")
     summary = (
         f"run {run.run_id} {status}: {plural(run.iterations, 'iteration')}, "
         f"{run.accepted} accepted, frontier {run.frontier_size}, "

@@ -1,6 +1,6 @@
-"""The judge's answer contract, parsed strictly.
+"""Asking a model for JSON under a contract, and the judge's answer contract, parsed strictly.
 
-Accepted, and nothing else:
+The judge's answer, accepted, and nothing else:
   {"score": <number 0..1>, "feedback": "<text>"}
   {"dimensions": {"<name>": {"score": <number 0..1>, "feedback": "<text>"}, ...}}
 optionally wrapped in one ```json fence. Other keys are ignored. Booleans, strings that look like
@@ -12,14 +12,20 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
+
+from gepad.engine import ChatMessage, Usage
+from gepad.llm import LLMClient, LLMError
+
+T = TypeVar("T")
 
 _FENCE = re.compile(r"^```(?:json)?\s*\n(.*)\n```$", re.DOTALL)
 
 
 class ContractError(ValueError):
-    """The judge's answer broke the contract."""
+    """A model's answer broke its contract."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +34,8 @@ class JudgeAnswer:
     dimensions: dict[str, tuple[float, str]]
 
 
-def parse_judge_answer(text: str, single_name: str = "judge") -> JudgeAnswer:
+def json_object(text: str) -> dict[str, Any]:
+    """A model's answer as one JSON object, optionally in one ```json fence, and nothing else."""
     body = text.strip()
     fenced = _FENCE.match(body)
     if fenced:
@@ -39,6 +46,46 @@ def parse_judge_answer(text: str, single_name: str = "judge") -> JudgeAnswer:
         raise ContractError(f"not a JSON object: {exc.msg}") from exc
     if not isinstance(data, dict):
         raise ContractError("the answer must be a JSON object")
+    return data
+
+
+@dataclass(frozen=True, slots=True)
+class Asked(Generic[T]):
+    """What asking a model under a contract gave: the parsed answer, or why there is none."""
+
+    value: T | None
+    usage: Usage
+    problem: str = ""  # "model failed: ..." or "broke its answer contract N times: ..."
+
+
+async def ask(client: LLMClient, messages: Sequence[ChatMessage], parse: Callable[[str], T],
+              retries: int) -> Asked[T]:
+    """Ask, and ask again (saying what was wrong) while the answer breaks the contract; a failed
+    call ends it. Never guesses an answer."""
+    usage = Usage()
+    problem = ""
+    for attempt in range(retries + 1):
+        if attempt:
+            messages = [*messages, ChatMessage(
+                "user", f"Your previous answer broke the contract ({problem}). Answer again with "
+                "the JSON object only.")]
+        try:
+            completion = await client.complete(messages)
+        except LLMError as exc:
+            return Asked(None, usage + exc.usage, f"model failed: {exc}")
+        usage = usage + completion.usage
+        if completion.finish_reason == "length":
+            problem = "the answer was cut off at the length limit"
+            continue
+        try:
+            return Asked(parse(completion.text), usage)
+        except ContractError as exc:
+            problem = str(exc)
+    return Asked(None, usage, f"broke its answer contract {retries + 1} times: {problem}")
+
+
+def parse_judge_answer(text: str, single_name: str = "judge") -> JudgeAnswer:
+    data = json_object(text)
     if "dimensions" in data:
         dims = data["dimensions"]
         if not isinstance(dims, dict) or not dims:

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gepad.engine import ChatMessage, EvaluationError, Example, Usage, Verdict
-from gepad.llm import LLMClient, LLMError
+from gepad.engine import ChatMessage, EvaluationError, Example, Verdict
+from gepad.llm import LLMClient
 from gepad.rubric import Rubric
 
-from .contract import ContractError, parse_judge_answer
+from .contract import ask, parse_judge_answer
 from .quoting import fence_for
 
 PROMPT_VERSION = "judge-prompt-v1"
@@ -113,43 +113,19 @@ class JudgeEvaluator:
         return "\n".join(parts)
 
     async def evaluate(self, example: Example, output: str) -> Verdict:
-        messages = self.messages(example, output)
-        usage = Usage()
-        problem = ""
-        for attempt in range(self._retries + 1):
-            if attempt:
-                messages = [
-                    *messages,
-                    ChatMessage(
-                        "user",
-                        f"Your previous answer broke the contract ({problem}). Answer again "
-                        "with the JSON object only.",
-                    ),
-                ]
-            try:
-                completion = await self._client.complete(messages)
-            except LLMError as exc:
-                usage = usage + exc.usage
-                self._fail(f"judge model failed: {exc}")
-                raise JudgeError(f"judge model failed: {exc}", usage) from exc
-            usage = usage + completion.usage
-            if completion.finish_reason == "length":
-                problem = "the answer was cut off at the length limit"
-                continue
-            try:
-                answer = parse_judge_answer(completion.text, self.name)
-            except ContractError as exc:
-                problem = str(exc)
-                continue
-            scores = {name: s for name, (s, _) in answer.dimensions.items()}
-            feedback = "\n".join(
-                f"{name}: {fb}" if len(answer.dimensions) > 1 else fb
-                for name, (_, fb) in answer.dimensions.items()
-            )
-            return Verdict(scores, sum(scores.values()) / len(scores), feedback, usage)
-        message = f"judge broke its answer contract {self._retries + 1} times: {problem}"
-        self._fail(message)
-        raise JudgeError(message, usage)
+        asked = await ask(self._client, self.messages(example, output),
+                          lambda text: parse_judge_answer(text, self.name), self._retries)
+        answer = asked.value
+        if answer is None:
+            message = f"judge {asked.problem}"
+            self._fail(message)
+            raise JudgeError(message, asked.usage)
+        scores = {name: s for name, (s, _) in answer.dimensions.items()}
+        feedback = "\n".join(
+            f"{name}: {fb}" if len(answer.dimensions) > 1 else fb
+            for name, (_, fb) in answer.dimensions.items()
+        )
+        return Verdict(scores, sum(scores.values()) / len(scores), feedback, asked.usage)
 
     def _fail(self, message: str) -> None:
         self.errors += 1

@@ -15,13 +15,14 @@ import json
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from gepad.engine import ChatMessage, Usage
 from gepad.feedback.event import FeedbackEvent
-from gepad.llm import LLMClient, LLMError
+from gepad.llm import LLMClient
 from gepad.rubric import Rubric, RubricItem
 
-from .contract import ContractError
+from .contract import ContractError, ask, json_object
 from .quoting import fence_for
 
 __all__ = [
@@ -37,7 +38,6 @@ MAX_DESCRIPTION_CHARS = 300
 # New events shown per extraction call: enough to see a pattern, few enough to quote whole.
 EVENTS_PER_CALL = 24
 _NAME = re.compile(r"[a-z0-9][a-z0-9_]{0,47}")
-_FENCED_JSON = re.compile(r"^```(?:json)?\s*\n(.*)\n```$", re.DOTALL)
 
 SYSTEM = (
     "You maintain one user's rubric: the list of what this user wants from an AI assistant's "
@@ -90,15 +90,8 @@ def rubric_messages(items: Sequence[RubricItem], events: Sequence[FeedbackEvent]
 def parse_rubric_answer(text: str, known_events: Iterable[str]) -> tuple[RubricItem, ...]:
     """The items of a strict answer; items citing no known event are dropped, names are unique
     (the first wins, with the evidence of both)."""
-    body = text.strip()
-    fenced = _FENCED_JSON.match(body)
-    if fenced:
-        body = fenced.group(1).strip()
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError as exc:
-        raise ContractError(f"not a JSON object: {exc.msg}") from exc
-    if not isinstance(data, dict) or not isinstance(data.get("items"), list):
+    data = json_object(text)
+    if not isinstance(data.get("items"), list):
         raise ContractError('the answer must be {"items": [...]}')
     known = set(known_events)
     items: dict[str, RubricItem] = {}
@@ -150,26 +143,12 @@ async def update_rubric(client: LLMClient, rubric: Rubric, events: Sequence[Feed
             rubric = Rubric(rubric.items, rubric.events_seen + len(batch), now)
             continue
         known = seen_ids | {e.event_id for e in batch}
-        messages = rubric_messages(rubric.items, stated)
-        items: tuple[RubricItem, ...] | None = None
-        problem = ""
-        for attempt in range(retries + 1):
-            if attempt:
-                messages = [*messages, ChatMessage(
-                    "user", f"Your previous answer broke the contract ({problem}). Answer again "
-                    "with the JSON object only.")]
-            try:
-                completion = await client.complete(messages)
-            except LLMError as exc:
-                return RubricUpdate(rubric, usage + exc.usage, f"rubric model failed: {exc}")
-            usage = usage + completion.usage
-            try:
-                items = parse_rubric_answer(completion.text, known)
-                break
-            except ContractError as exc:
-                problem = str(exc)
+        asked = await ask(client, rubric_messages(rubric.items, stated),
+                          partial(parse_rubric_answer, known_events=known), retries)
+        usage = usage + asked.usage
+        items = asked.value
         if items is None:
-            return RubricUpdate(rubric, usage, f"rubric answer broke its contract: {problem}")
+            return RubricUpdate(rubric, usage, f"rubric {asked.problem}")
         seen_ids = known
         # A wish the model left out is not a wish the user took back: keep it.
         named = {i.name for i in items}

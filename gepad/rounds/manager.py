@@ -132,6 +132,17 @@ def _iterations_for(calls: int | None, per_iteration: int) -> int:
 
 
 @dataclass(frozen=True)
+class _Search:
+    """How a round's search ended: where it got, why it stopped, and what failed on the way."""
+
+    state: EngineState
+    budgets: tuple[Budget, ...]
+    stopped: str
+    tally: FailureTally
+    failure: str | None = None  # the round failed: every call of a stage did
+
+
+@dataclass(frozen=True)
 class FrontierView:
     """A user's Pareto frontier as GetFrontier reports it."""
 
@@ -334,20 +345,38 @@ class RoundManager:
         gate = len(dataset.gate_ids) * config.rollouts_per_example * 2
         one_step = (len(dataset.val_ids) + 2 * config.minibatch_size) * config.rollouts_per_example
         left = _calls_left(budgets)
-        if left is not None and left < gate + one_step:
+        # A round resumed after a restart has spent already: it goes on to its gate if it can.
+        least = gate + (one_step if run.metric_calls == 0 else 0)
+        if left is not None and left < least:
             await self._end(run, "succeeded", (
                 f"no decision: {left} metric calls left cannot pay for one iteration "
                 f"(~{one_step}) plus the gate ({gate}); raise max_metric_calls_per_round"))
             return
-        searching = _set_aside(budgets, gate)
         max_iterations = (run.max_iterations or program.evolution.max_iterations_per_round
-                          or _iterations_for(None if left is None else left - gate, one_step))
+                          or state.round_iterations
+                          + _iterations_for(None if left is None else left - gate, one_step))
+        search = await self._search(run, state, dataset, seams, cache, config,
+                                    _set_aside(budgets, gate), max_iterations)
+        if search.failure is not None:
+            await self._end(run, "failed", search.failure)
+            return
+        await self._promote(run, search.state, dataset, seams, config,
+                            _set_aside(search.budgets, -gate))
+        if search.tally.count:
+            log.warning("run %s: %d model calls failed", run.run_id, search.tally.count)
+        run.message += f" (search stopped: {search.stopped}){search.tally.note()}{rubric_note}"
+        run.status = "succeeded"
+        await self._finish(run)
+
+    async def _search(self, run: Run, state: EngineState, dataset: Dataset, seams: Seams,
+                      cache: MemoryEvaluationStore, config: EngineConfig,
+                      budgets: tuple[Budget, ...], max_iterations: int) -> _Search:
+        """Engine steps, each committed, until the iterations, the budget or the gains run out."""
         tally = FailureTally()
-        stopped = f"{max_iterations} iterations"
         idle = 0
         while state.round_iterations < max_iterations:
-            result = await step(state, dataset, seams, config, searching)
-            state, searching = result.state, result.budgets
+            result = await step(state, dataset, seams, config, budgets)
+            state, budgets = result.state, result.budgets
             cache.add(result.new_evaluations)
             tally.add(result.errors)
             tally.worked("rollout", len(result.new_evaluations))
@@ -363,29 +392,19 @@ class RoundManager:
             self._publish(run, result.event, result.detail)
             failure = tally.round_failure()
             if failure is not None and not result.new_evaluations:
-                await self._end(run, "failed", failure)
-                return
+                return _Search(state, budgets, "", tally, failure)
             if result.event == "budget_exhausted":
-                stopped = "the budget left for the search is spent"
-                break
+                return _Search(state, budgets, "the budget left for the search is spent", tally)
             if result.event == "no_data":
-                stopped = result.detail
-                break
+                return _Search(state, budgets, result.detail, tally)
             if run.best_val_score >= 1.0:
-                stopped = "converged: the best candidate scores 1.0 on every val example"
-                break
+                return _Search(state, budgets, "converged: the best candidate scores 1.0 on "
+                               "every val example", tally)
             idle = idle + 1 if not (result.new_candidates or result.new_evaluations) else 0
             if idle >= MAX_IDLE_STEPS:
-                stopped = f"nothing to learn: {idle} steps in a row changed nothing"
-                break
-
-        budgets = _set_aside(searching, -gate)
-        await self._promote(run, state, dataset, seams, config, budgets)
-        if tally.count:
-            log.warning("run %s: %d model calls failed", run.run_id, tally.count)
-        run.message += f" (search stopped: {stopped}){tally.note()}{rubric_note}"
-        run.status = "succeeded"
-        await self._finish(run)
+                return _Search(state, budgets, f"nothing to learn: {idle} steps in a row "
+                               "changed nothing", tally)
+        return _Search(state, budgets, f"{max_iterations} iterations", tally)
 
     async def _rubric(self, run: Run, program: Program, rubric: Rubric,
                       events: list[FeedbackEvent]) -> tuple[Rubric, str]:

@@ -380,7 +380,7 @@ def test_a_round_that_cannot_run_says_why_in_evolve_and_runs(
     assert waited.code != 0
     why = ("failed before any model call: environment variable GEPAD_MISSING_KEY is not set "
            "(model openai/x)")
-    assert " failed: " in waited.out.splitlines()[-1] and why in waited.out
+    assert waited.out.splitlines()[-1].endswith(f" {why} (0 iterations, 0 LLM calls, $0.0000)")
     runs = gepad("runs", "erin", "editor").out.splitlines()
     assert runs[1].split()[1] == "failed" and runs[-1].endswith(why)
     listed = gepad("runs", "erin", "editor", "--json").json()

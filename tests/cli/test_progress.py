@@ -60,8 +60,13 @@ def test_outcome_says_what_was_promoted() -> None:
     promoted = run(status=pb.RUN_STATUS_SUCCEEDED, iterations=5, accepted=2, promoted=True,
                    promoted_candidate_id="7b1c22aa0001")
     assert "succeeded" in outcome(promoted) and "promoted 7b1c22aa0001" in outcome(promoted)
-    failed = run(status=pb.RUN_STATUS_FAILED, message="budget exhausted")
-    assert "failed" in outcome(failed) and "budget exhausted" in outcome(failed)
+    # A failed run leads with why.
+    failed = run(status=pb.RUN_STATUS_FAILED, message="failed: all 8 rollout calls failed; x",
+                 iterations=1, llm_calls=8)
+    assert outcome(failed) == (f"run {failed.run_id} failed: all 8 rollout calls failed; x "
+                               "(1 iteration, 8 LLM calls, $0.0000)")
+    crashed = run(status=pb.RUN_STATUS_FAILED, message="ValueError: boom")
+    assert outcome(crashed).startswith(f"run {crashed.run_id} failed: ValueError: boom (")
 
 
 def test_table_aligns_numbers_right() -> None:

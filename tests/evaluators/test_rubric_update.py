@@ -109,7 +109,8 @@ async def test_a_failed_or_broken_answer_keeps_what_was_read_before_it() -> None
     broken = ScriptedLLM(["no JSON here", "still none"])
     update = await update_rubric(broken, Rubric(), events, now=1.0, retries=1)
     assert update.rubric == Rubric() and len(broken.requests) == 2
-    assert update.error == "rubric answer broke its contract: not a JSON object: Expecting value"
+    assert update.error == ("rubric broke its answer contract 2 times: not a JSON object: "
+                            "Expecting value")
     assert "broke the contract (not a JSON object" in broken.requests[1][-1].content
     down = ScriptedLLM([RuntimeError("503")])
     failed = await update_rubric(down, Rubric(), events, now=1.0)
