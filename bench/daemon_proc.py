@@ -84,6 +84,10 @@ class DaemonProcess:
     tcp: bool = True
     use_cli: bool = False
     keep_root: bool = False
+    # Extra environment for the daemon (e.g. the variable a program's api_key_env names), and
+    # the text of its config file (TOML), written where the daemon looks for it.
+    env: dict[str, str] = field(default_factory=dict)
+    config: str = ""
     proc: subprocess.Popen[bytes] | None = field(default=None, init=False)
     tcp_port: int | None = field(default=None, init=False)
     notices: list[str] = field(default_factory=list, init=False)
@@ -144,6 +148,11 @@ class DaemonProcess:
         )
         if self.tcp_port:
             env["GEPAD_TCP"] = f"127.0.0.1:{self.tcp_port}"
+        env.update(self.env)
+        if self.config:
+            config_file = self.root / "config" / "gepad" / "gepad.toml"
+            config_file.parent.mkdir(parents=True, exist_ok=True)
+            config_file.write_text(self.config)
         if self.use_cli:
             argv = [str(Path(sys.executable).with_name("gepad")), "serve"]
         else:

@@ -34,3 +34,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[object]], digits: int 
     rule = "  ".join("-" * w for w in widths)
     body = ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in cells]
     return "\n".join([line, rule, *body])
+
+
+def markdown(headers: Sequence[str], rows: Sequence[Sequence[object]], digits: int = 3) -> str:
+    """A GitHub-flavoured Markdown table (pastes straight into RESULTS.md); floats get
+    ``digits`` decimals, None and NaN print as "-"."""
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(fmt(c, digits) for c in row) + " |" for row in rows]
+    return "\n".join(lines)

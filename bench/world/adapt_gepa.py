@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,6 +16,9 @@ from bench.world.dataset import WorldExample
 from bench.world.judge import Judgement
 from bench.world.progress import Trajectory
 from bench.world.world import COMPONENT, SEED_PROMPT, World
+
+# The metric: grades one reply to one request (the world's oracle judge unless told otherwise).
+Grader = Callable[[WorldExample, str], Judgement]
 
 
 def _import_gepa() -> Any:
@@ -35,13 +38,15 @@ class WorldGepaAdapter:
 
     propose_new_texts = None
 
-    def __init__(self, world: World, pool: ThreadPoolExecutor | None = None) -> None:
+    def __init__(self, world: World, pool: ThreadPoolExecutor | None = None,
+                 judge: Grader | None = None) -> None:
         self.world = world
         self.pool = pool
+        self.judge = judge or world.judge
 
     def _rollout(self, prompt: str, ex: WorldExample) -> tuple[str, Judgement]:
         reply = self.world.run_task(prompt, ex)
-        return reply.text, self.world.judge(ex, reply.text)
+        return reply.text, self.judge(ex, reply.text)
 
     def evaluate(
         self, batch: list[WorldExample], candidate: dict[str, str], capture_traces: bool = False
@@ -126,9 +131,11 @@ def run_gepa(
     minibatch_size: int = 3,
     seed_prompt: str = SEED_PROMPT,
     threads: int = 1,
+    judge: Grader | None = None,
 ) -> Trajectory:
     """Run ``gepa.optimize`` on the world with its default strategy (Pareto selection, no merge,
-    no evaluation cache: its cache keys val and train rows by position, so they would collide)."""
+    no evaluation cache: its cache keys val and train rows by position, so they would collide).
+    ``judge`` is the metric (default: the oracle); it must count its calls on the world."""
     gepa = _import_gepa()
     traj = Trajectory()
     stoppers: list[Any] = []
@@ -142,7 +149,7 @@ def run_gepa(
             seed_candidate={COMPONENT: seed_prompt},
             trainset=list(train),
             valset=list(val),
-            adapter=WorldGepaAdapter(world, pool),
+            adapter=WorldGepaAdapter(world, pool, judge),
             reflection_lm=lambda prompt: world.reflect(str(prompt)).text,
             reflection_minibatch_size=minibatch_size,
             max_metric_calls=max_metric_calls,

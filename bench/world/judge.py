@@ -3,6 +3,7 @@ says in words what was wrong, the way an LLM judge or a user's comment would."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bench.world.dataset import WorldExample
@@ -105,8 +106,13 @@ class Judgement:
 
 
 def judge(user: User, example: WorldExample, text: str) -> Judgement:
+    return grade(user.applicable(example.kind), example, text)
+
+
+def grade(prefs: Sequence[Directive], example: WorldExample, text: str) -> Judgement:
+    """Judge a reply against ``prefs`` (the preferences that apply to this request): the user's
+    true ones for the oracle, or only those a judge was told about."""
     seen = observe(text)
-    prefs = user.applicable(example.kind)
     per_pref = [(p, _score(p, seen)) for p in prefs]
     scores: dict[str, float] = {}
     for dim in DIMENSIONS:

@@ -13,6 +13,7 @@ import anyio
 
 from bench.world.dataset import WorldExample
 from bench.world.judge import Judgement, judge
+from bench.world.realistic_judge import Told, judge_told
 from bench.world.reflection import HEADER, ReflectionNoise, ReflectionReply, reflect
 from bench.world.task_lm import TaskReply, respond
 from bench.world.users import User
@@ -57,6 +58,14 @@ class World:
         if self.latency_s:
             time.sleep(self.latency_s)
         return judge(self.user, example, text)
+
+    def judge_told(self, told: Told, example: WorldExample, text: str) -> Judgement:
+        """A judge that knows only ``told`` (see ``realistic_judge``); counted like ``judge``."""
+        with self._lock:
+            self.counters.judge_calls += 1
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        return judge_told(told, example, text)
 
     def reflect(self, prompt: str) -> ReflectionReply:
         with self._lock:
