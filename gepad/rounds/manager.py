@@ -354,7 +354,8 @@ class RoundManager:
                 f"no decision: {left} metric calls left cannot pay for one iteration "
                 f"(~{one_step}) plus the gate ({gate}); raise max_metric_calls_per_round"))
             return
-        cheapest = 2 * config.minibatch_size * config.rollouts_per_example  # a rejected child
+        # The cheapest iteration scores only its child on the minibatch (the parent's are cached).
+        cheapest = config.minibatch_size * config.rollouts_per_example
         max_iterations = (run.max_iterations or program.evolution.max_iterations_per_round
                           or state.round_iterations
                           + _iterations_for(None if left is None else left - gate, cheapest))
