@@ -144,6 +144,15 @@ class DeliveryHost:
         for target in self._targets:
             self._offer(target, state)
 
+    def program_changed(self, program: str) -> None:
+        """A program was registered or changed: a user still on its seed has a new prompt."""
+        for target in self._targets:
+            setup = target.loaded.config.setup
+            if setup.user_id is not None and setup.program == program:
+                now = self._current(setup.user_id, program)
+                if now is not None:
+                    self._offer(target, now)
+
     def _offer(self, target: _Target, state: ServedState) -> None:
         if not target.wants(state) or not target.needs(state):
             return

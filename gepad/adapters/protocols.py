@@ -214,7 +214,8 @@ class EditChannel(Protocol):
 
 @runtime_checkable
 class EditWatch(Protocol):
-    """An adapter that notices a person's edits of what it delivered."""
+    """An adapter that notices a person's edits of what it delivered. One whose table turns
+    that off says so with a ``watches_edits = False`` attribute."""
 
     async def watch_edits(self, edits: EditChannel) -> None:
         """Report edits until ``edits.stop`` is set, then return."""

@@ -35,7 +35,7 @@ class LoadedTarget:
         # Only a target for one user can tell whose edit it saw.
         if self.config.setup.user_id is None or not isinstance(self.adapter, EditWatch):
             return None
-        return self.adapter
+        return self.adapter if getattr(self.adapter, "watches_edits", True) else None
 
 
 def installed() -> Iterable[metadata.EntryPoint]:
