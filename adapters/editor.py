@@ -73,8 +73,11 @@ class EditorAdapter:
         self._files = editor_files(kinds, setup.user_id, setup.program)
         # What gepad last wrote (or found already right) in each file, by content hash.
         self._own: dict[Path, str] = {}
-        # The prompt text last delivered here; edits are told from it.
-        self._baseline: str | None = None
+        # The prompt text each file holds as far as gepad knows (delivered, or a person's edit
+        # adopted from it); an edit is a file's text that differs from it. Per file, because
+        # after an edit is adopted from one file the others hold the old text until the edit
+        # is delivered to them, and that is no edit back.
+        self._known: dict[Path, str] = {}
 
     def _path(self, f: PromptFile) -> Path:
         return self._root / f.path
@@ -103,19 +106,21 @@ class EditorAdapter:
                 if new != current:
                     await self._io.write(path, new, expect=current)
                 self._own[path] = _digest(new)
+                if f.carries_prompt:
+                    self._known[path] = normalize(text)
             except (EditorFileError, OSError) as exc:
                 problems.append(f"{f.path}: {exc}")
-        self._baseline = text
         if problems:
             raise EditorFileError("; ".join(problems))
 
     def _unread_edit(self, f: PromptFile, path: Path, current: str | None, text: str) -> bool:
-        if not f.carries_prompt or current is None or self._baseline is None:
+        known = self._known.get(path)
+        if not f.carries_prompt or current is None or known is None:
             return False
         if self._own.get(path) == _digest(current):
             return False
         now = f.read(current).text
-        return now is not None and now not in (normalize(self._baseline), normalize(text))
+        return now is not None and now not in (known, normalize(text))
 
     # ------------------------------------------------------------------ edits
 
@@ -124,8 +129,11 @@ class EditorAdapter:
         directories = sorted({self._path(f).parent for f in watched})
         for directory in directories:
             await self._io.make_dir(directory)
-        if edits.delivered() is not None:
+        delivered = edits.delivered()
+        if delivered is not None:
             # Up to date: a file that differs now was edited while gepad was not running.
+            for f in watched:
+                self._known.setdefault(self._path(f), self._text_of(delivered))
             for f in watched:
                 await self._check(f, edits)
         by_path = {self._path(f): f for f in watched}
@@ -161,14 +169,14 @@ class EditorAdapter:
         if read.text is None:
             edits.note(f.path, f"{read.problem}; not adopted")
             return
-        baseline = self._baseline
-        if baseline is None:
+        known = self._known.get(path)
+        if known is None:
             delivered = edits.delivered()
             if delivered is None:
                 edits.note(f.path, "a delivery is pending; edits are read after it")
                 return
-            baseline = delivered.components.get(self._component, "")
-        if read.text == normalize(baseline):
+            known = self._known[path] = self._text_of(delivered)
+        if read.text == known:
             return  # a change outside the prompt
         served = edits.served()
         if served is None:
@@ -176,4 +184,7 @@ class EditorAdapter:
         components = dict(served.components)
         components[self._component] = read.text
         if await edits.edited(components, where=f.path):
-            self._baseline = read.text
+            self._known[path] = read.text
+
+    def _text_of(self, delivery: Delivery) -> str:
+        return normalize(delivery.components.get(self._component, ""))
