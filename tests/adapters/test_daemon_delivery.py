@@ -4,6 +4,7 @@ double; the editor's edit watch on real files with watchfiles."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import sys
@@ -15,6 +16,8 @@ from typing import Any, TypeVar
 import grpc
 import pytest
 
+from gepad.cli import main
+from gepad.settings import ConfigError
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
 from tests.conftest import DaemonThread, make_settings
@@ -54,7 +57,8 @@ class Daemon:
         settings = dataclasses.replace(make_settings(root, tcp=False), adapters=tuple(adapters))
         self.thread = DaemonThread(settings)
         self.thread.wait_ready()
-        self.channel = grpc.insecure_channel(f"unix://{settings.socket_path}")
+        self.target = f"unix://{settings.socket_path}"
+        self.channel = grpc.insecure_channel(self.target)
         self.stub = pbg.GepadStub(self.channel)
 
     def __enter__(self) -> Daemon:
@@ -244,8 +248,25 @@ def test_a_persons_edit_of_agents_md_is_served_pinned_and_kept_until_unpinned(
                        ("human_edit", True)]
 
 
+def test_a_table_a_plugin_refuses_stops_the_daemon_at_start_naming_the_key(
+    daemon_root: Path,
+) -> None:
+    settings = dataclasses.replace(make_settings(daemon_root, tcp=False), adapters=(
+        {"plugin": "webhook", "program": PROGRAM, "url": "http://127.0.0.1:9/x",
+         "secret_env": "GEPAD_TEST_UNSET_SECRET"},))
+    daemon = DaemonThread(settings)
+    try:
+        with pytest.raises(ConfigError, match=r"^adapters\[0\]\.secret_env: the environment "
+                           r"variable GEPAD_TEST_UNSET_SECRET is not set$"):
+            daemon.wait_ready()
+    finally:
+        with contextlib.suppress(ConfigError):
+            daemon.stop()
+    assert not settings.socket_path.exists()
+
+
 def test_a_failing_target_is_retried_and_reported_while_the_others_deliver(
-    daemon_root: Path, double: OpenAIDouble,
+    daemon_root: Path, double: OpenAIDouble, capsys: pytest.CaptureFixture[str],
 ) -> None:
     log = daemon_root / "command.jsonl"
     with Receiver(SECRET.encode()) as receiver, Daemon(daemon_root, [
@@ -259,6 +280,16 @@ def test_a_failing_target_is_retried_and_reported_while_the_others_deliver(
             t if (t := gepad.targets()["hook"]).failures >= 2 else None))
         assert failing.pending == 1 and not failing.delivered
         assert f"{receiver.url} answered 500: not now" in failing.last_error
+        capsys.readouterr()
+        assert main(["--target", gepad.target, "adapters"], env={}) == 0
+        listed = capsys.readouterr().out.splitlines()
+        assert listed[0].split() == ["TARGET", "PLUGIN", "USER/PROGRAM", "DELIVERED", "PENDING",
+                                     "STATE"]
+        hook = next(line.split(maxsplit=5) for line in listed[1:] if line.startswith("hook "))
+        assert hook[:5] == ["hook", "webhook", f"*/{PROGRAM}", "-", "1"]
+        assert hook[5].startswith("failing (")
+        assert any(line.startswith("hook: last error at ") and "answered 500" in line
+                   for line in listed)
         gepad.edit("e2", "Be briefer.")  # while failing: only the newest will go out
         gepad.wait_delivered("script", 2)
         with receiver.posted:

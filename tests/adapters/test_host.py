@@ -188,6 +188,22 @@ async def test_a_target_for_one_user_gets_the_seed_at_start_and_a_new_seed_too()
         (0, "seed1"), (0, "seed2"), (1, "c1")]
 
 
+async def test_a_registered_or_changed_program_sends_its_seed_to_targets_of_its_users() -> None:
+    world = World()
+    repo, everyone = MemoryTarget(), MemoryTarget()
+    async with world.host(target("repo", repo, user="alice"), target("all", everyone)) as host:
+        host.program_changed("bot")  # not registered yet: nothing to send
+        world.served[("alice", "bot")] = state(0, candidate="seed1")
+        host.program_changed("other")
+        host.program_changed("bot")
+        await repo.wait_for(1)
+        world.serve(host, state(1))
+        await everyone.wait_for(1)
+    assert [(d.version, d.candidate_id) for d in repo.delivered] == [(0, "seed1"), (1, "c1")]
+    # A target for every user learns of users by their changes, not of seeds nobody was served.
+    assert [d.version for d in everyone.delivered] == [1]
+
+
 @dataclass
 class Recorder:
     calls: list[tuple[str, ServedState, dict[str, str], str]] = field(default_factory=list)
