@@ -11,6 +11,7 @@ changed while gepad was down and nothing else.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 _Key = tuple[str, str]  # (user_id, program)
 # How long edit watches get to return after the stop event before they are cancelled.
 STOP_GRACE_SECONDS = 5.0
+# Deliveries listed per target by status(): a target for every user may have thousands.
+LISTED_DELIVERIES = 50
 
 
 class DeliveryLog(Protocol):
@@ -54,7 +57,10 @@ class TargetStatus:
     user_id: str | None  # None: every user of the program
     program: str
     watches_edits: bool
-    delivered: list[DeliveryRecord]  # the newest confirmed, per user and program
+    # The newest confirmed delivery per user and program: the LISTED_DELIVERIES most recent,
+    # newest first; delivered_users counts them all.
+    delivered: list[DeliveryRecord]
+    delivered_users: int
     pending: int  # users whose newest version waits for delivery
     failures: int  # failed tries in a row; 0 once a delivery succeeds
     last_error: str
@@ -255,7 +261,9 @@ class DeliveryHost:
                 name=t.name, plugin=t.loaded.config.setup.plugin,
                 user_id=t.loaded.config.setup.user_id, program=t.loaded.config.setup.program,
                 watches_edits=t.loaded.edit_watch is not None,
-                delivered=[t.delivered[k] for k in sorted(t.delivered)], pending=len(t.pending),
+                delivered=heapq.nlargest(LISTED_DELIVERIES, t.delivered.values(),
+                                         key=lambda r: (r.delivered_at, r.user_id, r.program)),
+                delivered_users=len(t.delivered), pending=len(t.pending),
                 failures=t.failures, last_error=t.last_error, last_error_at=t.last_error_at,
                 last_edit_note=t.last_edit_note, last_edit_at=t.last_edit_at,
             )

@@ -208,6 +208,7 @@ def adapter_message(status: TargetStatus) -> pb.AdapterTarget:
     message = pb.AdapterTarget(
         name=status.name, plugin=status.plugin, user_id=status.user_id or "",
         program=status.program, watches_edits=status.watches_edits, pending=status.pending,
+        delivered_users=status.delivered_users,
         failures=status.failures, last_error=status.last_error,
         last_edit_note=status.last_edit_note,
     )

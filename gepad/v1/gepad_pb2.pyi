@@ -1448,6 +1448,7 @@ class AdapterTarget(_message.Message):
     LAST_ERROR_AT_FIELD_NUMBER: _builtins.int
     LAST_EDIT_NOTE_FIELD_NUMBER: _builtins.int
     LAST_EDIT_AT_FIELD_NUMBER: _builtins.int
+    DELIVERED_USERS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The [[adapters]] table's name, and the plugin (entry point of group gepad.adapters) it runs."""
     plugin: _builtins.str
@@ -1463,9 +1464,12 @@ class AdapterTarget(_message.Message):
     last_error: _builtins.str
     last_edit_note: _builtins.str
     """The last edit the target noticed and what became of it."""
+    delivered_users: _builtins.int
     @_builtins.property
     def delivered(self) -> _containers.RepeatedCompositeFieldContainer[Global___AdapterDelivery]:
-        """The newest confirmed delivery per user."""
+        """The newest confirmed delivery per user: the most recent 50, newest first (a target for every
+        user of a program may have delivered to thousands; delivered_users counts them all).
+        """
 
     @_builtins.property
     def last_error_at(self) -> _timestamp_pb2.Timestamp: ...
@@ -1486,10 +1490,11 @@ class AdapterTarget(_message.Message):
         last_error_at: _timestamp_pb2.Timestamp | None = ...,
         last_edit_note: _builtins.str = ...,
         last_edit_at: _timestamp_pb2.Timestamp | None = ...,
+        delivered_users: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["last_edit_at", b"last_edit_at", "last_error_at", b"last_error_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivered", b"delivered", "failures", b"failures", "last_edit_at", b"last_edit_at", "last_edit_note", b"last_edit_note", "last_error", b"last_error", "last_error_at", b"last_error_at", "name", b"name", "pending", b"pending", "plugin", b"plugin", "program", b"program", "user_id", b"user_id", "watches_edits", b"watches_edits"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivered", b"delivered", "delivered_users", b"delivered_users", "failures", b"failures", "last_edit_at", b"last_edit_at", "last_edit_note", b"last_edit_note", "last_error", b"last_error", "last_error_at", b"last_error_at", "name", b"name", "pending", b"pending", "plugin", b"plugin", "program", b"program", "user_id", b"user_id", "watches_edits", b"watches_edits"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -51,6 +51,11 @@ class World:
     store: MemoryStore = field(default_factory=MemoryStore)
     served: dict[tuple[str, str], ServedState] = field(default_factory=dict)
     sleeps: Sleeps = field(default_factory=Sleeps)
+    ticks: int = 0
+
+    def clock(self) -> float:
+        self.ticks += 1
+        return float(self.ticks)
 
     def current(self, user: str, program: str) -> ServedState | None:
         return self.served.get((user, program))
@@ -59,7 +64,8 @@ class World:
     async def host(self, *targets: LoadedTarget, resume: bool = True,
                    edits: object = None) -> AsyncIterator[DeliveryHost]:
         host = DeliveryHost(targets, log_to=self.store, current=self.current,
-                            edits=edits, sleep=self.sleeps)  # type: ignore[arg-type]
+                            edits=edits, clock=self.clock,
+                            sleep=self.sleeps)  # type: ignore[arg-type]
         if resume:
             host.resume(self.store.load_deliveries(), list(self.served.values()))
         async with anyio.create_task_group() as tg:
@@ -130,6 +136,18 @@ async def test_a_failing_target_is_retried_with_backoff_and_reported_and_others_
     assert report["failing"].failures == 0
     assert report["failing"].last_error == "ConnectionError: refused again"
     assert [d.version for d in report["failing"].delivered] == [1]
+
+
+async def test_status_lists_a_targets_newest_deliveries_and_counts_them_all() -> None:
+    world = World()
+    hook = MemoryTarget()
+    async with world.host(target("hook", hook)) as host:
+        for n in range(60):
+            world.serve(host, state(1, user=f"u{n:02}"))
+            await hook.wait_for(n + 1)
+        (report,) = host.status()
+    assert report.delivered_users == 60
+    assert [r.user_id for r in report.delivered] == [f"u{n:02}" for n in range(59, 9, -1)]
 
 
 async def test_the_backoff_doubles_up_to_its_cap() -> None:

@@ -30,8 +30,7 @@ def _delivered(target: pb.AdapterTarget) -> str:
     if target.user_id:
         newest = target.delivered[0]
         return f"v{newest.version} at {local_time(newest.delivered_at)}"
-    newest_version = max(d.version for d in target.delivered)
-    return f"{plural(len(target.delivered), 'user')}, newest v{newest_version}"
+    return f"{plural(target.delivered_users, 'user')}, last v{target.delivered[0].version}"
 
 
 def _state(target: pb.AdapterTarget) -> str:
