@@ -4,19 +4,21 @@ double; the editor's edit watch on real files with watchfiles."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import sys
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import anyio
 import grpc
 import pytest
 
 from gepad.cli import main
+from gepad.daemon import run_daemon
 from gepad.settings import ConfigError
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1 import gepad_pb2_grpc as pbg
@@ -254,14 +256,9 @@ def test_a_table_a_plugin_refuses_stops_the_daemon_at_start_naming_the_key(
     settings = dataclasses.replace(make_settings(daemon_root, tcp=False), adapters=(
         {"plugin": "webhook", "program": PROGRAM, "url": "http://127.0.0.1:9/x",
          "secret_env": "GEPAD_TEST_UNSET_SECRET"},))
-    daemon = DaemonThread(settings)
-    try:
-        with pytest.raises(ConfigError, match=r"^adapters\[0\]\.secret_env: the environment "
-                           r"variable GEPAD_TEST_UNSET_SECRET is not set$"):
-            daemon.wait_ready()
-    finally:
-        with contextlib.suppress(ConfigError):
-            daemon.stop()
+    with pytest.raises(ConfigError, match=r"^adapters\[0\]\.secret_env: the environment "
+                       r"variable GEPAD_TEST_UNSET_SECRET is not set$"):
+        anyio.run(partial(run_daemon, settings, handle_signals=False))
     assert not settings.socket_path.exists()
 
 
