@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
 
 import anyio
 
+from gepad.adapters import DeliveryHost, EditIntake, load_targets, parse_targets
 from gepad.programs import ProgramRegistry
 from gepad.rounds import EvolutionScheduler, LiteLLMSeams, RoundManager
 from gepad.rpc.auth import Authenticator
@@ -38,9 +40,12 @@ async def run_daemon(
     """Serve until SIGTERM/SIGINT (when ``handle_signals`` and on the main thread) or ``stop``.
 
     Shutdown order: health NOT_SERVING, watch streams end, the server stops with a grace period,
-    the writer commits what it holds, then this returns.
+    the adapters' edit watches stop, the writer commits what it holds, then this returns.
     """
     stop = stop or anyio.Event()
+    # Plugins are imported and their tables checked before anything starts: a bad table stops
+    # the daemon here with a ConfigError naming its key.
+    targets = load_targets(parse_targets(settings.adapters, os.environ))
     notifier = Notifier()
     settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     conn = connect_writer(settings.database_path)
@@ -48,7 +53,8 @@ async def run_daemon(
     store = Store(settings.database_path, writer)
     programs = ProgramRegistry(store.load_programs())
     prompts = ServedPrompts(programs.seed)
-    prompts.load(store.load_served())
+    served = store.load_served()
+    prompts.load(served)
     store.served_changes.subscribe(prompts.publish)
     # Everything loaded so far lives as long as the daemon: move it out of the collector's reach,
     # so a later full collection does not walk 100k served prompts while answering calls.
@@ -62,9 +68,18 @@ async def run_daemon(
         rounds=rounds, programs=programs, store=store, nightly_cron=settings.nightly_cron,
         debounce_seconds=settings.evolve_debounce_seconds, is_pinned=prompts.is_pinned,
     )
+    # Every served change reaches the adapters through the same observer list as serving.
+    delivery = DeliveryHost(
+        targets, log_to=store, current=prompts.get,
+        edits=EditIntake(store, programs.seed, on_feedback=scheduler.on_feedback),
+    )
+    delivery.resume(store.load_deliveries(), served)
+    del served  # the states live on in `prompts`; the list need not
+    store.served_changes.subscribe(delivery.on_served)
     servicer = GepadServicer(
         store=store, programs=programs, prompts=prompts, evolution=rounds,
-        on_feedback=scheduler.on_feedback,
+        on_feedback=scheduler.on_feedback, on_program=delivery.program_changed,
+        adapters=delivery.status,
     )
     server = GrpcServer(servicer, Authenticator(settings.tokens), settings)
     server.bind()
@@ -75,12 +90,14 @@ async def run_daemon(
                 # Rounds are cancelled with the helpers at shutdown; each committed step is kept
                 # and the round resumes from it at the next start.
                 await helpers.start(rounds.run)
+                await helpers.start(delivery.run)
                 scheduler.start()
                 await server.start()
                 where = f"unix:{settings.socket_path}" + (
                     f" and tcp port {server.tcp_port}" if server.tcp_port else ""
                 )
-                log.info("gepad serving on %s (database %s)", where, settings.database_path)
+                log.info("gepad serving on %s (database %s, %d adapter targets)", where,
+                         settings.database_path, len(delivery))
                 notifier.ready(f"serving on {where}")
                 if ready is not None:
                     ready()
@@ -95,6 +112,7 @@ async def run_daemon(
                 scheduler.stop()
                 prompts.close()
                 await server.stop(settings.grace_seconds)
+                await delivery.close()
                 helpers.cancel_scope.cancel()
             # The writer's task returns once everything queued before this is committed.
             writer.close()

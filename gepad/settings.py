@@ -60,6 +60,9 @@ class Settings:
     nightly_cron: str = "17 3 * * *"
     # Debounce before a feedback-count trigger starts a round.
     evolve_debounce_seconds: float = 30.0
+    # The [[adapters]] tables as written: each plugin reads its own keys when the daemon starts
+    # (gepad.adapters.config), so a client command never imports a plugin.
+    adapters: tuple[Mapping[str, Any], ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -120,7 +123,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
     known = {
         "state_dir", "runtime_dir", "socket", "tcp", "tokens", "grace_seconds",
         "writer_batch_max", "max_message_bytes", "max_concurrent_rounds", "nightly_cron",
-        "evolve_debounce_seconds",
+        "evolve_debounce_seconds", "adapters",
     }
     extra = {k: v for k, v in raw.items() if k not in known}
 
@@ -156,6 +159,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
         max_concurrent_rounds=_number(raw, "max_concurrent_rounds", 2, int),
         nightly_cron=str(raw.get("nightly_cron", "17 3 * * *")),
         evolve_debounce_seconds=_number(raw, "evolve_debounce_seconds", 30.0, float),
+        adapters=_tables(raw, "adapters"),
         extra=extra,
     )
 
@@ -175,6 +179,16 @@ def _parse_tokens(items: Any) -> list[TokenGrant]:
             raise ConfigError(f"tokens[{i}]: set exactly one of user = \"<id>\" or admin = true")
         grants.append(TokenGrant(digest.lower(), user if isinstance(user, str) else None))
     return grants
+
+
+def _tables(raw: dict[str, Any], key: str) -> tuple[Mapping[str, Any], ...]:
+    items = raw.get(key, [])
+    if not isinstance(items, list):
+        raise ConfigError(f"{key}: expected an array of tables ([[{key}]])")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise ConfigError(f"{key}[{i}]: expected a table ([[{key}]])")
+    return tuple(items)
 
 
 def _number(raw: dict[str, Any], key: str, default: _N, kind: type[_N]) -> _N:

@@ -43,6 +43,8 @@ def test_file_and_environment(tmp_path: Path) -> None:
         ('[[tokens]]\nsha256 = "abc"\nuser = "u"\n', "tokens[0].sha256"),
         (f'[[tokens]]\nsha256 = "{"a" * 64}"\n', "exactly one of"),
         ("this is = = not toml", "not valid TOML"),
+        ('adapters = "editor"\n', "adapters: expected an array of tables"),
+        ('adapters = [1]\n', "adapters[0]: expected a table"),
     ],
 )
 def test_bad_config_is_explained(tmp_path: Path, text: str, fragment: str) -> None:
@@ -50,6 +52,18 @@ def test_bad_config_is_explained(tmp_path: Path, text: str, fragment: str) -> No
     path.write_text(text)
     with pytest.raises(ConfigError, match=fragment.replace("[", r"\[").replace("]", r"\]")):
         load_settings(path, env={})
+
+
+def test_adapter_tables_are_kept_for_their_plugins_to_read(tmp_path: Path) -> None:
+    path = tmp_path / "gepad.toml"
+    path.write_text('[[adapters]]\nplugin = "webhook"\nprogram = "bot"\nurl = "https://x"\n'
+                    '[[adapters]]\nplugin = "editor"\nuser = "alice"\nprogram = "bot"\n')
+    s = load_settings(path, env={})
+    assert s.adapters == (
+        {"plugin": "webhook", "program": "bot", "url": "https://x"},
+        {"plugin": "editor", "user": "alice", "program": "bot"},
+    )
+    assert "adapters" not in s.extra
 
 
 def test_explicit_missing_config_is_an_error(tmp_path: Path) -> None:

@@ -14,7 +14,17 @@ from collections.abc import Mapping, Sequence
 from importlib import metadata
 
 from gepad.cli.arguments import add_connection_options
-from gepad.cli.commands import demo, feedback, lineage, programs, prompts, rounds, rubric, serve
+from gepad.cli.commands import (
+    adapters,
+    demo,
+    feedback,
+    lineage,
+    programs,
+    prompts,
+    rounds,
+    rubric,
+    serve,
+)
 from gepad.cli.exit_codes import CommandError, ExitCode
 from gepad.cli.invocation import Invocation
 from gepad.client.status_errors import DeadlineExceeded, GepadError, Unavailable, Unimplemented
@@ -40,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_connection_options(common, defaults=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (serve, feedback, prompts, lineage, programs, rounds, rubric, demo):
+    for module in (serve, feedback, prompts, lineage, programs, rounds, rubric, adapters, demo):
         module.register(sub, [common])
     return parser
 

@@ -74,3 +74,7 @@ def get_frontier(user_id: str, program: str) -> pb.GetFrontierRequest:
 
 def get_rubric(user_id: str, program: str) -> pb.GetRubricRequest:
     return pb.GetRubricRequest(user_id=user_id, program=program)
+
+
+def list_adapters() -> pb.ListAdaptersRequest:
+    return pb.ListAdaptersRequest()

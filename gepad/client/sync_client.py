@@ -246,3 +246,7 @@ class Client(BaseClient):
     def get_rubric(self, user_id: str, program: str) -> pb.Rubric:
         """What the user asked for across all their feedback, as the judge grades it."""
         return self._unary(self.stub.GetRubric, requests.get_rubric(user_id, program))
+
+    def list_adapters(self) -> pb.ListAdaptersResponse:
+        """Admin: each adapter target, what it last delivered and its last error."""
+        return self._unary(self.stub.ListAdapters, requests.list_adapters())

@@ -57,6 +57,9 @@ class NewEvent:
     occurred_at: float
     received_at: float
     edited_components: Mapping[str, str] | None
+    # A PROMPT_EDIT served pinned: a person's edit made in a file gepad delivered to (their words
+    # stay until they unpin). Not part of the event the client sent, so not in its payload.
+    pin: bool = False
 
 
 def check_id(field: str, value: str) -> str:

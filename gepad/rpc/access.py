@@ -39,6 +39,8 @@ RULES: dict[str, Rule] = {
     "WatchRun": Rule.HANDLER,
     "GetFrontier": Rule.USER,
     "GetRubric": Rule.USER,
+    # Targets name users and where their prompts go (paths, URLs).
+    "ListAdapters": Rule.ADMIN,
 }
 
 

@@ -12,6 +12,7 @@ from typing import Any, cast
 from google.protobuf import json_format
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from gepad.adapters.host import TargetStatus
 from gepad.enums import CANDIDATE_ORIGIN, FEEDBACK_KIND, FEEDBACK_SOURCE, RUN_STATUS
 from gepad.errors import InvalidArgument
 from gepad.feedback.event import FeedbackEvent
@@ -23,6 +24,7 @@ from gepad.runs import Run, RunProgress
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = [
+    "adapter_message",
     "budget_from_message",
     "candidate_message",
     "change_message",
@@ -197,3 +199,26 @@ def rubric_message(user_id: str, program: str, rubric: Rubric) -> pb.Rubric:
 def progress_message(progress: RunProgress) -> pb.RunProgress:
     return pb.RunProgress(run=run_message(progress.run), event=progress.event,
                           detail=progress.detail)
+
+
+# ---------------------------------------------------------------------- adapters
+
+
+def adapter_message(status: TargetStatus) -> pb.AdapterTarget:
+    message = pb.AdapterTarget(
+        name=status.name, plugin=status.plugin, user_id=status.user_id or "",
+        program=status.program, watches_edits=status.watches_edits, pending=status.pending,
+        delivered_users=status.delivered_users,
+        failures=status.failures, last_error=status.last_error,
+        last_edit_note=status.last_edit_note,
+    )
+    for record in status.delivered:
+        _stamp(message.delivered.add(
+            user_id=record.user_id, program=record.program, candidate_id=record.candidate_id,
+            version=record.version,
+        ).delivered_at, record.delivered_at)
+    if status.last_error_at is not None:
+        _stamp(message.last_error_at, status.last_error_at)
+    if status.last_edit_at is not None:
+        _stamp(message.last_edit_at, status.last_edit_at)
+    return message

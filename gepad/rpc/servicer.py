@@ -14,6 +14,7 @@ from typing import Any, Protocol
 import anyio
 import grpc
 
+from gepad.adapters.host import TargetStatus
 from gepad.errors import InvalidArgument, NotFound, Unimplemented
 from gepad.feedback.validation import (
     NewEvent,
@@ -26,6 +27,7 @@ from gepad.programs import BudgetCaps, ProgramRegistry, validate_program
 from gepad.rounds.manager import FrontierView
 from gepad.rpc.auth import Principal
 from gepad.rpc.messages import (
+    adapter_message,
     budget_from_message,
     candidate_message,
     change_message,
@@ -72,13 +74,19 @@ class GepadServicer:
         prompts: ServedPrompts,
         evolution: EvolutionService | None = None,
         on_feedback: Callable[[str, str, int], None] | None = None,
+        on_program: Callable[[str], None] | None = None,
+        adapters: Callable[[], list[TargetStatus]] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``on_program(name)``: a program was registered or changed (its seed may be new).
+        ``adapters()``: the adapter targets' status, for ListAdapters."""
         self._store = store
         self._programs = programs
         self._prompts = prompts
         self._evolution = evolution
         self._on_feedback = on_feedback
+        self._on_program = on_program
+        self._adapters = adapters
         self._clock = clock
         self._program_lock = anyio.Lock()
 
@@ -115,6 +123,8 @@ class GepadServicer:
             await self._store.upsert_program(program)
             self._programs.put(program)
         self._prompts.program_changed(program.name)
+        if self._on_program is not None:
+            self._on_program(program.name)
         return pb.UpsertProgramResponse(program=program_message(program), created=old is None)
 
     async def GetProgram(self, request: pb.GetProgramRequest, caller: Principal) -> pb.Program:
@@ -311,3 +321,11 @@ class GepadServicer:
         self._user_program(request.user_id, request.program)
         rubric = await self._store.rubric(request.user_id, request.program)
         return rubric_message(request.user_id, request.program, rubric)
+
+    # ------------------------------------------------------------------ adapters
+
+    async def ListAdapters(
+        self, request: pb.ListAdaptersRequest, caller: Principal
+    ) -> pb.ListAdaptersResponse:
+        targets = self._adapters() if self._adapters is not None else []
+        return pb.ListAdaptersResponse(targets=[adapter_message(t) for t in targets])

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from gepad.deliveries import DeliveryRecord
 from gepad.feedback.validation import NewEvent
 from gepad.lineage import CandidateRecord, ServedChange, ServedState
 from gepad.programs import Program
@@ -47,8 +48,8 @@ class Lineage:
 
 
 class ServedChanges:
-    """Everyone who must know that a user's served prompt changed (serving, later the adapters'
-    delivery): each subscriber is called after the change is committed, in commit order."""
+    """Everyone who must know that a user's served prompt changed (serving, the adapters'
+    delivery host): each subscriber is called after the change is committed, in commit order."""
 
     def __init__(self) -> None:
         self._subscribers: list[Callable[[ServedState], None]] = []
@@ -93,9 +94,10 @@ class StoreContract(Protocol):
 
         An event whose (user_id, event_id) is stored already is a duplicate: it changes nothing
         and its result names the stored event's example. A new PROMPT_EDIT adds
-        `gepad.lineage.human_edit_node` to the user's lineage and serves it, keeping the pin, in
-        the same transaction (``seeds(program)`` is the seed a user never served anything is
-        on); `served_changes` hears of it after the commit.
+        `gepad.lineage.human_edit_node` to the user's lineage and serves it in the same
+        transaction, keeping the pin, or pinned when the event says ``pin`` (``seeds(program)``
+        is the seed a user never served anything is on); `served_changes` hears of it after the
+        commit.
         """
         ...
 
@@ -168,4 +170,14 @@ class StoreContract(Protocol):
 
     async def users_with_new_events(self) -> list[tuple[str, str]]:
         """(user, program) pairs with feedback received after their last round started."""
+        ...
+
+    # ------------------------------------------------------------------ adapters' deliveries
+
+    def load_deliveries(self) -> list[DeliveryRecord]:
+        """Every target's last confirmed delivery per user and program (read at start-up)."""
+        ...
+
+    async def record_delivery(self, record: DeliveryRecord) -> None:
+        """Replace the target's record for that user and program."""
         ...

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
+from gepad.deliveries import DeliveryRecord
 from gepad.feedback.event import event_from_json
 from gepad.feedback.validation import NewEvent
 from gepad.lineage import CandidateRecord, ServedChange, ServedState, human_edit_node
@@ -52,6 +53,8 @@ class _Tables:
     rubrics: dict[_Key, Rubric] = field(default_factory=dict)
     # Keyed like the SQLite table: (candidate hash, example id, evaluator version), any user.
     evaluations: dict[tuple[str, str, str], tuple[_Key, str]] = field(default_factory=dict)
+    # By (target, user_id, program).
+    deliveries: dict[tuple[str, str, str], DeliveryRecord] = field(default_factory=dict)
 
 
 class MemoryStore(StoreContract):
@@ -112,7 +115,7 @@ class MemoryStore(StoreContract):
         t.candidates.setdefault((ev.user_id, ev.program), {}).setdefault(node.candidate_id, node)
         return self._set_served(
             t, ev.user_id, ev.program, node.candidate_id, seed,
-            pinned=current.pinned if current else False, reason="human_edit",
+            pinned=ev.pin or (current.pinned if current else False), reason="human_edit",
             actor=f"user:{ev.user_id}", note=f"event {ev.event_id}", at=ev.received_at,
         )
 
@@ -256,3 +259,10 @@ class MemoryStore(StoreContract):
             key = (r.user_id, r.program)
             last_run[key] = max(last_run.get(key, r.started_at), r.started_at)
         return sorted(key for key, at in last_event.items() if at > last_run.get(key, 0.0))
+
+    def load_deliveries(self) -> list[DeliveryRecord]:
+        return [self._t.deliveries[key] for key in sorted(self._t.deliveries)]
+
+    async def record_delivery(self, record: DeliveryRecord) -> None:
+        with self._write() as t:
+            t.deliveries[(record.target, record.user_id, record.program)] = record

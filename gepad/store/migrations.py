@@ -127,6 +127,17 @@ MIGRATIONS: tuple[Migration, ...] = (
             PRIMARY KEY (user_id, program)
         )""",
     )),
+    Migration("0003_deliveries", (
+        """CREATE TABLE deliveries (
+            target VARCHAR NOT NULL,
+            user_id VARCHAR NOT NULL,
+            program VARCHAR NOT NULL,
+            candidate_id VARCHAR NOT NULL,
+            version INTEGER NOT NULL,
+            delivered_at FLOAT NOT NULL,
+            PRIMARY KEY (target, user_id, program)
+        )""",
+    )),
 )
 
 

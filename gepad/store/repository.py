@@ -17,6 +17,7 @@ from typing import TypeVar
 import anyio
 from sqlmodel import Session, select
 
+from gepad.deliveries import DeliveryRecord
 from gepad.feedback.validation import NewEvent
 from gepad.lineage import CandidateRecord, ServedState, human_edit_node
 from gepad.programs import Program, program_from_json, program_to_json
@@ -25,6 +26,7 @@ from gepad.runs import Run
 from gepad.store import runs
 from gepad.store.contract import Lineage, RoundInputs, ServedChanges, StoreContract
 from gepad.store.database import BUSY_TIMEOUT_MS, open_reader_engine
+from gepad.store.deliveries import read_deliveries, write_delivery
 from gepad.store.ingest import IngestResult, insert_events
 from gepad.store.lineage import (
     insert_candidate,
@@ -126,7 +128,8 @@ class Store(StoreContract):
         seeds: Callable[[str], CandidateRecord],
     ) -> list[IngestResult]:
         """Store events in one transaction. A new PROMPT_EDIT also becomes a human_edit node
-        (child of what the user is served) and is served: `served_changes` after commit."""
+        (child of what the user is served) and is served, pinned if the event says so:
+        `served_changes` after commit."""
 
         def op(conn: sqlite3.Connection) -> tuple[list[IngestResult], list[ServedState]]:
             results = insert_events(conn, events)
@@ -153,7 +156,7 @@ class Store(StoreContract):
         insert_candidate(conn, ev.user_id, ev.program, node)
         return set_served(
             conn, user_id=ev.user_id, program=ev.program, candidate_id=node.candidate_id,
-            pinned=current.pinned if current else False, reason="human_edit",
+            pinned=ev.pin or (current.pinned if current else False), reason="human_edit",
             actor=f"user:{ev.user_id}", note=f"event {ev.event_id}", at=ev.received_at, seed=seed,
         )
 
@@ -230,6 +233,13 @@ class Store(StoreContract):
     async def users_with_new_events(self) -> list[tuple[str, str]]:
         """(user, program) pairs with feedback newer than their last round."""
         return await self._query(lambda conn: list(runs.users_with_new_events(conn)))
+
+    def load_deliveries(self) -> list[DeliveryRecord]:
+        with self._read() as conn:
+            return read_deliveries(conn)
+
+    async def record_delivery(self, record: DeliveryRecord) -> None:
+        await self.writer.submit(lambda conn: write_delivery(conn, record))
 
     async def insert_run(self, run: Run) -> None:
         await self.writer.submit(lambda conn: runs.insert_run(conn, run))

@@ -1381,3 +1381,141 @@ class Rubric(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Rubric: _TypeAlias = Rubric  # noqa: Y015
+
+@_typing.final
+class ListAdaptersRequest(_message.Message):
+    """---------------------------------------------------------------- adapters"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAdaptersRequest: _TypeAlias = ListAdaptersRequest  # noqa: Y015
+
+@_typing.final
+class AdapterDelivery(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PROGRAM_FIELD_NUMBER: _builtins.int
+    CANDIDATE_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    DELIVERED_AT_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    program: _builtins.str
+    candidate_id: _builtins.str
+    version: _builtins.int
+    """The served version the target confirmed (see Prompt.version)."""
+    @_builtins.property
+    def delivered_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        program: _builtins.str = ...,
+        candidate_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        delivered_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["delivered_at", b"delivered_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidate_id", b"candidate_id", "delivered_at", b"delivered_at", "program", b"program", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdapterDelivery: _TypeAlias = AdapterDelivery  # noqa: Y015
+
+@_typing.final
+class AdapterTarget(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PLUGIN_FIELD_NUMBER: _builtins.int
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PROGRAM_FIELD_NUMBER: _builtins.int
+    WATCHES_EDITS_FIELD_NUMBER: _builtins.int
+    DELIVERED_FIELD_NUMBER: _builtins.int
+    PENDING_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_FIELD_NUMBER: _builtins.int
+    LAST_ERROR_AT_FIELD_NUMBER: _builtins.int
+    LAST_EDIT_NOTE_FIELD_NUMBER: _builtins.int
+    LAST_EDIT_AT_FIELD_NUMBER: _builtins.int
+    DELIVERED_USERS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The [[adapters]] table's name, and the plugin (entry point of group gepad.adapters) it runs."""
+    plugin: _builtins.str
+    user_id: _builtins.str
+    """Whose prompt it receives; user_id is empty for every user of the program."""
+    program: _builtins.str
+    watches_edits: _builtins.bool
+    """Whether a person's edit of what it delivered is read back as feedback."""
+    pending: _builtins.int
+    """Users whose newest version waits for delivery (one entry each, however many changes)."""
+    failures: _builtins.int
+    """Failed tries in a row; 0 once a delivery succeeds."""
+    last_error: _builtins.str
+    last_edit_note: _builtins.str
+    """The last edit the target noticed and what became of it."""
+    delivered_users: _builtins.int
+    @_builtins.property
+    def delivered(self) -> _containers.RepeatedCompositeFieldContainer[Global___AdapterDelivery]:
+        """The newest confirmed delivery per user: the most recent 50, newest first (a target for every
+        user of a program may have delivered to thousands; delivered_users counts them all).
+        """
+
+    @_builtins.property
+    def last_error_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def last_edit_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        plugin: _builtins.str = ...,
+        user_id: _builtins.str = ...,
+        program: _builtins.str = ...,
+        watches_edits: _builtins.bool = ...,
+        delivered: _abc.Iterable[Global___AdapterDelivery] | None = ...,
+        pending: _builtins.int = ...,
+        failures: _builtins.int = ...,
+        last_error: _builtins.str = ...,
+        last_error_at: _timestamp_pb2.Timestamp | None = ...,
+        last_edit_note: _builtins.str = ...,
+        last_edit_at: _timestamp_pb2.Timestamp | None = ...,
+        delivered_users: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_edit_at", b"last_edit_at", "last_error_at", b"last_error_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["delivered", b"delivered", "delivered_users", b"delivered_users", "failures", b"failures", "last_edit_at", b"last_edit_at", "last_edit_note", b"last_edit_note", "last_error", b"last_error", "last_error_at", b"last_error_at", "name", b"name", "pending", b"pending", "plugin", b"plugin", "program", b"program", "user_id", b"user_id", "watches_edits", b"watches_edits"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AdapterTarget: _TypeAlias = AdapterTarget  # noqa: Y015
+
+@_typing.final
+class ListAdaptersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TARGETS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def targets(self) -> _containers.RepeatedCompositeFieldContainer[Global___AdapterTarget]: ...
+    def __init__(
+        self,
+        *,
+        targets: _abc.Iterable[Global___AdapterTarget] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["targets", b"targets"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListAdaptersResponse: _TypeAlias = ListAdaptersResponse  # noqa: Y015

@@ -114,6 +114,11 @@ class GepadStub:
                 request_serializer=gepad_dot_v1_dot_gepad__pb2.GetRubricRequest.SerializeToString,
                 response_deserializer=gepad_dot_v1_dot_gepad__pb2.Rubric.FromString,
                 _registered_method=True)
+        self.ListAdapters = channel.unary_unary(
+                '/gepad.v1.Gepad/ListAdapters',
+                request_serializer=gepad_dot_v1_dot_gepad__pb2.ListAdaptersRequest.SerializeToString,
+                response_deserializer=gepad_dot_v1_dot_gepad__pb2.ListAdaptersResponse.FromString,
+                _registered_method=True)
 
 
 class GepadServicer:
@@ -226,6 +231,13 @@ class GepadServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAdapters(self, request, context):
+        """Admin: every configured adapter target, what it last delivered and its last error.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GepadServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -308,6 +320,11 @@ def add_GepadServicer_to_server(servicer, server):
                     servicer.GetRubric,
                     request_deserializer=gepad_dot_v1_dot_gepad__pb2.GetRubricRequest.FromString,
                     response_serializer=gepad_dot_v1_dot_gepad__pb2.Rubric.SerializeToString,
+            ),
+            'ListAdapters': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAdapters,
+                    request_deserializer=gepad_dot_v1_dot_gepad__pb2.ListAdaptersRequest.FromString,
+                    response_serializer=gepad_dot_v1_dot_gepad__pb2.ListAdaptersResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -742,6 +759,33 @@ class Gepad:
             '/gepad.v1.Gepad/GetRubric',
             gepad_dot_v1_dot_gepad__pb2.GetRubricRequest.SerializeToString,
             gepad_dot_v1_dot_gepad__pb2.Rubric.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAdapters(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gepad.v1.Gepad/ListAdapters',
+            gepad_dot_v1_dot_gepad__pb2.ListAdaptersRequest.SerializeToString,
+            gepad_dot_v1_dot_gepad__pb2.ListAdaptersResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -62,6 +62,8 @@ class GepadStub:
     GetFrontier: _grpc.UnaryUnaryMultiCallable[_gepad_pb2.GetFrontierRequest, _gepad_pb2.GetFrontierResponse]
     GetRubric: _grpc.UnaryUnaryMultiCallable[_gepad_pb2.GetRubricRequest, _gepad_pb2.Rubric]
     """What this user asked for across all their feedback, as the judge grades it."""
+    ListAdapters: _grpc.UnaryUnaryMultiCallable[_gepad_pb2.ListAdaptersRequest, _gepad_pb2.ListAdaptersResponse]
+    """Admin: every configured adapter target, what it last delivered and its last error."""
 
 @_typing.type_check_only
 class GepadAsyncStub(GepadStub):
@@ -95,6 +97,8 @@ class GepadAsyncStub(GepadStub):
     GetFrontier: _aio.UnaryUnaryMultiCallable[_gepad_pb2.GetFrontierRequest, _gepad_pb2.GetFrontierResponse]  # type: ignore[assignment]
     GetRubric: _aio.UnaryUnaryMultiCallable[_gepad_pb2.GetRubricRequest, _gepad_pb2.Rubric]  # type: ignore[assignment]
     """What this user asked for across all their feedback, as the judge grades it."""
+    ListAdapters: _aio.UnaryUnaryMultiCallable[_gepad_pb2.ListAdaptersRequest, _gepad_pb2.ListAdaptersResponse]  # type: ignore[assignment]
+    """Admin: every configured adapter target, what it last delivered and its last error."""
 
 class GepadServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -221,5 +225,13 @@ class GepadServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gepad_pb2.Rubric, _abc.Awaitable[_gepad_pb2.Rubric]]:
         """What this user asked for across all their feedback, as the judge grades it."""
+
+    @_abc_1.abstractmethod
+    def ListAdapters(
+        self,
+        request: _gepad_pb2.ListAdaptersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gepad_pb2.ListAdaptersResponse, _abc.Awaitable[_gepad_pb2.ListAdaptersResponse]]:
+        """Admin: every configured adapter target, what it last delivered and its last error."""
 
 def add_GepadServicer_to_server(servicer: GepadServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -237,6 +237,17 @@ def test_programs_set_show_and_list(gepad: GepadRunner, tmp_path: Path) -> None:
     assert bad.code == 2 and "--set evolution.nope" in bad.err
 
 
+def test_adapters_says_when_the_daemon_has_no_targets(gepad: GepadRunner) -> None:
+    result = gepad("adapters")
+    assert (result.code, result.out) == (
+        0, "no adapter targets: add [[adapters]] tables to the daemon's config (README.md, "
+           "\"Adapters\")\n")
+    # Only admin may list them: targets name users and where their prompts go.
+    alice = gepad("adapters", "--target", gepad.daemon.tcp_target, "--token",
+                  gepad.daemon.user_token("alice"), target=False)
+    assert alice.code == 1 and alice.err.startswith("error: PERMISSION_DENIED: ")
+
+
 # ---------------------------------------------------------------- errors and access
 
 

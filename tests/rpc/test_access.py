@@ -78,6 +78,7 @@ RULES: dict[str, Rule] = {
     "GetFrontier": Rule(lambda w: pb.GetFrontierRequest(user_id="alice", program=PROGRAM),
                         DENIED),
     "GetRubric": Rule(lambda w: pb.GetRubricRequest(user_id="alice", program=PROGRAM), DENIED),
+    "ListAdapters": Rule(lambda w: pb.ListAdaptersRequest(), DENIED, admin_only=True),
 }
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from gepad.deliveries import DeliveryRecord
 from gepad.engine import candidate_id
 from gepad.feedback.event import FeedbackEvent
 from gepad.feedback.validation import NewEvent, validate_event
@@ -220,6 +221,21 @@ async def test_an_edit_keeps_the_pin(store: StoreContract) -> None:
     (state,) = told
     assert (state.components, state.pinned, state.version) == ({"system": "Be brief."}, True, 2)
     assert (await store.lineage("alice", "bot")).changes[-1].pinned
+
+
+async def test_an_edit_that_asks_for_a_pin_is_served_pinned(store: StoreContract) -> None:
+    told = heard(store)
+    # A person's edit in a delivered file: pinned, so that evolution does not overwrite it.
+    await store.record_events([replace(edit("e1", "In my words.", at=300.0), pin=True)], seeds)
+    await store.record_events([edit("e2", "Bob's.", user="bob", at=310.0)], seeds)
+    alice, bob = told
+    assert (alice.components, alice.pinned, alice.version) == ({"system": "In my words."}, True, 1)
+    assert not bob.pinned
+    lineage = await store.lineage("alice", "bot")
+    assert [(c.reason, c.pinned) for c in lineage.changes] == [("human_edit", True)]
+    assert lineage.candidates[-1].origin == "human_edit"
+    # The pin holds until an unpin: a promotion that respects pins changes nothing.
+    assert await serve(store, SEED.candidate_id, reason="promotion", unless_pinned=True) is None
 
 
 async def test_rollback_and_unpin_move_the_served_version_on_and_are_recorded(
@@ -447,3 +463,21 @@ async def test_users_with_feedback_after_their_last_round_started_are_due(
     assert await store.users_with_new_events() == []
     await store.record_events([edit("e3", "Be brief.", at=200.0)], seeds)
     assert await store.users_with_new_events() == [("alice", "bot")]
+
+
+# ---------------------------------------------------------------------- adapters' deliveries
+
+
+async def test_a_targets_delivery_is_kept_per_user_and_program_and_replaced(
+    store: StoreContract,
+) -> None:
+    assert store.load_deliveries() == []
+    first = DeliveryRecord("repo", "alice", "bot", "c1", 1, 100.0)
+    others = [DeliveryRecord("hook", "alice", "bot", "c1", 1, 101.0),
+              DeliveryRecord("repo", "bob", "bot", "c9", 4, 102.0),
+              DeliveryRecord("repo", "alice", "other", "c5", 2, 103.0)]
+    for record in (first, *others):
+        await store.record_delivery(record)
+    newer = DeliveryRecord("repo", "alice", "bot", "c2", 2, 200.0)
+    await store.record_delivery(newer)
+    assert store.load_deliveries() == [others[0], newer, others[2], others[1]]
