@@ -1,7 +1,7 @@
 """gepad's GEPA engine: storage-agnostic, async, steppable, exactly resumable."""
 
 from .budget import Budget, Ledger, Reservation, Spend
-from .config import EngineConfig, FrontierKind
+from .config import EngineConfig, FrontierKind, ValScoring
 from .dataset import Dataset
 from .frontier import FrontierEntry, best_by_val, frontier_of, frontier_report
 from .memory import (
@@ -106,6 +106,7 @@ __all__ = [
     "Strategies",
     "TaskRunner",
     "Usage",
+    "ValScoring",
     "Verdict",
     "add_candidates",
     "best_by_val",
