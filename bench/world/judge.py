@@ -3,6 +3,7 @@ says in words what was wrong, the way an LLM judge or a user's comment would."""
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from bench.world.dataset import WorldExample
@@ -104,10 +105,23 @@ class Judgement:
     violated: tuple[Directive, ...]
 
 
-def judge(user: User, example: WorldExample, text: str) -> Judgement:
+def judge(
+    user: User,
+    example: WorldExample,
+    text: str,
+    misread_p: float = 0.0,
+    rng: random.Random | None = None,
+) -> Judgement:
+    """The verdict on one reply. With ``misread_p`` the judge is the noisy LLM judge a real one
+    is: it misreads each check (a pass for a fail, a shortfall for its complement) with that
+    probability, drawn from ``rng``; without, it is the oracle the benchmarks call truth."""
     seen = observe(text)
     prefs = user.applicable(example.kind)
     per_pref = [(p, _score(p, seen)) for p in prefs]
+    if misread_p:
+        if rng is None:
+            raise ValueError("a noisy judge draws its misreadings from an rng it is given")
+        per_pref = [(p, 1.0 - s if rng.random() < misread_p else s) for p, s in per_pref]
     scores: dict[str, float] = {}
     for dim in DIMENSIONS:
         vals = [s for p, s in per_pref if DIMENSION[p.feature] == dim]

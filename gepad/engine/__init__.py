@@ -25,7 +25,14 @@ from .model import (
     content_hash,
 )
 from .pareto import Frontier, compute_frontier
-from .promotion import PromotionDecision, PromotionResult, choose_promotion
+from .promotion import (
+    GateVerdict,
+    Paired,
+    PromotionDecision,
+    PromotionResult,
+    choose_promotion,
+    decide_gate,
+)
 from .reflection import Proposal, Record, build_reflection_prompt, parse_proposal
 from .sampler import SamplerState, next_minibatch
 from .scores import ScoreMatrix
@@ -79,12 +86,14 @@ __all__ = [
     "FrontierKind",
     "FunctionEvaluator",
     "FunctionRunner",
+    "GateVerdict",
     "Ledger",
     "MemoryEvaluationStore",
     "MergeAcceptance",
     "MergePlan",
     "MergeState",
     "Origin",
+    "Paired",
     "ParentChoice",
     "ParetoWeighted",
     "PromotionDecision",
@@ -116,6 +125,7 @@ __all__ = [
     "choose_promotion",
     "compute_frontier",
     "content_hash",
+    "decide_gate",
     "eligible_pairs",
     "frontier_of",
     "frontier_report",
