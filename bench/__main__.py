@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 
 BENCHMARKS: dict[str, str] = {
     "engine": "bench.engine_vs_gepa:main",
+    "gate": "bench.gate:main",
     "loop": "bench.daemon_loop:main",
     "serving": "bench.grpc_serving:main",
     "ingest": "bench.ingest:main",

@@ -46,7 +46,8 @@ class _InstantRunner:
 
 
 class _InstantJudge:
-    """Scores 0.5 everywhere, or 0.6 for candidates whose text says "better" (to force accepts)."""
+    """Scores 0.5 everywhere, or 0.95 for candidates whose text says "better": accepted, and
+    above the pool's best, so progressive val scoring takes them through all of val."""
 
     version = "instant"
 
@@ -64,7 +65,7 @@ class _BetterJudge(_InstantJudge):
         self.current = ""
 
     async def evaluate(self, example: Example, output: str) -> Verdict:
-        score = 0.6 if "better" in output else 0.5
+        score = 0.95 if "better" in output else 0.5
         return Verdict(scores=dict.fromkeys(_DIMS, score), aggregate=score, feedback="ok")
 
 

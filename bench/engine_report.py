@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from bench.engine_cpu import CpuResult
@@ -42,6 +42,18 @@ def _first_reach(curve: Sequence[float], grid: Sequence[int], target: float) -> 
         if v >= target - 1e-9:
             return float(c)
     return INF
+
+
+def child_val_line(children: Sequence[Sequence[int]], s: Settings) -> str:
+    """gepad's val calls per accepted child (all runs pooled) and children per run."""
+    pooled = [c for run in children for c in run]
+    if not pooled:
+        return "gepad accepted no child"
+    return (
+        f"gepad ({s.val_scoring} val scoring): val calls per accepted child median "
+        f"{median(pooled):.0f}, mean {statistics.fmean(pooled):.1f} over {len(pooled)} children; "
+        f"accepted children per run median {median([len(r) for r in children]):.1f}"
+    )
 
 
 def report_calls(rows: list[CallsSeed], s: Settings, peers: Sequence[str]) -> str:
@@ -90,6 +102,14 @@ def report_calls(rows: list[CallsSeed], s: Settings, peers: Sequence[str]) -> st
             curve_rows,
         ),
     ]
+    if "gepad" in peers:
+        ours = [r.trajectories["gepad"].final for r in rows]
+        out += [
+            "",
+            child_val_line([r.trajectories["gepad"].child_val_calls for r in rows], s),
+            f"gepad final held-out score: median {median(ours):.3f}, mean "
+            f"{statistics.fmean(ours):.3f}",
+        ]
     if both:
         finals = {p: median([r.trajectories[p].final for r in rows]) for p in peers}
         target = finals["gepa"]
@@ -129,6 +149,15 @@ def report_incremental(rows: list[IncSeed], s: Settings, peers: Sequence[str]) -
     out.append(table(head, body))
     days = [[d, *(median([r.daily[p][d] for r in rows]) for p in peers)] for d in range(s.days)]
     out += ["", table(["day", *(f"{p} median score" for p in peers)], days)]
+    if "gepad" in peers:
+        ours = [r.daily["gepad"][-1] for r in rows]
+        out += [
+            "",
+            child_val_line([r.child_val_calls for r in rows], s),
+            f"gepad final held-out score: median {median(ours):.3f}, mean "
+            f"{statistics.fmean(ours):.3f}; total calls median "
+            f"{median([r.calls['gepad'] for r in rows]):.0f}",
+        ]
     if both:
         calls = {p: median([r.calls[p] for r in rows]) for p in peers}
         finals = {p: median([r.daily[p][-1] for r in rows]) for p in peers}
@@ -183,6 +212,54 @@ def report_wall(rows: list[WallSeed], s: Settings, peers: Sequence[str]) -> str:
                 f"median ratio gepad / {base}: {ratios(None)}{goal}; accepted iterations "
                 f"{ratios(True)}, rejected {ratios(False)}"
             )
+    return "\n".join(out)
+
+
+def report_val_scoring(
+    calls: Mapping[str, Sequence[CallsSeed]],
+    inc: Mapping[str, Sequence[IncSeed]],
+    s: Settings,
+) -> str:
+    """Full vs progressive val scoring side by side, per scenario. "best val" is the val mean of
+    the best-by-val candidate at the end; "final" its held-out score; the last column pairs each
+    user's final under one scoring with the same user's under the first."""
+    modes = list(calls)
+    base = modes[0]
+    users = len(calls[base])
+    out = [
+        f"5. gepad with {' vs '.join(modes)} val scoring, same users and seeds: 1. ({users} "
+        f"users, {s.n_val} val, {s.budget} calls) and 2. ({s.days} days, "
+        f"{s.gepad_day_budget} calls/day)"
+    ]
+    head = [
+        "scenario", "val scoring", "val calls/child median", "mean", "children/run median",
+        "best val median", "final median", "final mean", f"final vs {base} per user",
+    ]
+    body: list[list[object]] = []
+    for name, children, vals, finals in (
+        ("calls", {m: [r.trajectories["gepad"].child_val_calls for r in calls[m]] for m in modes},
+         {m: [r.trajectories["gepad"].best_val for r in calls[m]] for m in modes},
+         {m: [r.trajectories["gepad"].final for r in calls[m]] for m in modes}),
+        ("incremental", {m: [r.child_val_calls for r in inc[m]] for m in modes},
+         {m: [r.best_val for r in inc[m]] for m in modes},
+         {m: [r.daily["gepad"][-1] for r in inc[m]] for m in modes}),
+    ):
+        for m in modes:
+            pooled = [c for run in children[m] for c in run]
+            diffs = [a - b for a, b in zip(finals[m], finals[base], strict=True)]
+            body.append([
+                name, m, median(pooled), statistics.fmean(pooled) if pooled else float("nan"),
+                median([len(r) for r in children[m]]), median(vals[m]), median(finals[m]),
+                statistics.fmean(finals[m]), "-" if m == base else _paired(diffs),
+            ])
+    out.append(table(head, body, digits=3))
+    grid = list(range(0, s.budget + 1, 10))
+    rows = []
+    for c in s.checkpoints:
+        i = max(j for j, g in enumerate(grid) if g <= c)
+        rows.append([c, *(_curve([r.trajectories["gepad"] for r in calls[m]], grid)[i]
+                          for m in modes)])
+    out += ["", table(["calls", *(f"{m} median" for m in modes)], rows)]
     return "\n".join(out)
 
 

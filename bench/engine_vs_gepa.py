@@ -3,6 +3,7 @@
     python -m bench engine            # full run (about 4 minutes on 2 cores)
     python -m bench engine --quick    # smoke run
     python -m bench engine --only calls,wall --seeds 0,1,2 --peers gepad
+    python -m bench engine --only calls,incremental --peers gepad --val-scoring full
 
 Four measurements, each reported per seed and summarized over seeds:
 1. calls: held-out score of the best-by-val candidate vs metric calls, one budget for both;
@@ -12,6 +13,8 @@ Four measurements, each reported per seed and summarized over seeds:
    (goal: <= 0.3x gepa's total calls, equal or better final score).
 3. wall: seconds per iteration with 100 ms latency on every LLM call (goal: <= 0.25x gepa's).
 4. cpu: gepad's engine CPU per iteration, 200 candidates x 1,000 val, instant seams (goal <= 2 ms).
+5. valscoring (only when asked for): 1. and 2. for gepad alone, with every accepted child scored on
+   all of val ("full") and progressively (the default): val calls per child, children, scores.
 
 A metric call is one judged rollout, counted by the world for both optimizers. Held-out (test)
 scoring is done by the benchmark itself and costs neither side anything.
@@ -29,13 +32,19 @@ from functools import partial
 import anyio
 
 from bench.engine_cpu import CpuResult, run_cpu
-from bench.engine_report import report_calls, report_cpu, report_incremental, report_wall
+from bench.engine_report import (
+    report_calls,
+    report_cpu,
+    report_incremental,
+    report_val_scoring,
+    report_wall,
+)
 from bench.world import KINDS, SEED_PROMPT, World, generate, make_splits, make_stream, make_user
 from bench.world.adapt_gepa import run_gepa
 from bench.world.adapt_gepad import GepadRun
 from bench.world.dataset import WorldExample
 from bench.world.progress import Trajectory
-from gepad.engine import EngineConfig
+from gepad.engine import EngineConfig, ValScoring
 
 PEERS = ("gepa", "gepad")
 
@@ -44,6 +53,9 @@ PEERS = ("gepa", "gepad")
 class Settings:
     # Runs without latency cost well under a second each, so quality is averaged over many users.
     seeds: tuple[int, ...] = tuple(range(20))
+    # gepad's EngineConfig.val_scoring: "progressive" (the default) or "full" (every accepted
+    # child on all of val, as gepa does).
+    val_scoring: ValScoring = "progressive"
     # 1. calls
     n_train: int = 40
     n_val: int = 40
@@ -86,9 +98,9 @@ QUICK = Settings(
 )
 
 
-def engine_config(seed: int) -> EngineConfig:
+def engine_config(seed: int, val_scoring: ValScoring = "progressive") -> EngineConfig:
     # gepad's defaults: minibatch 3 (as gepa's), up to 5 merges a round, 8 rollouts in flight.
-    return EngineConfig(seed=seed)
+    return EngineConfig(seed=seed, val_scoring=val_scoring)
 
 
 def run_gepad(
@@ -99,8 +111,9 @@ def run_gepad(
     budget: int | None,
     seed: int,
     max_iterations: int | None = None,
+    val_scoring: ValScoring = "progressive",
 ) -> Trajectory:
-    run = GepadRun(world, test, engine_config(seed))
+    run = GepadRun(world, test, engine_config(seed, val_scoring))
     run.add_examples({"train": train, "val": val})
     anyio.run(run.run_round, "r0", budget, max_iterations)
     return run.traj
@@ -114,6 +127,11 @@ RUNNERS: dict[str, Callable[..., Trajectory]] = {
     f"gepa+{GEPA_THREADS}threads": partial(run_gepa, threads=GEPA_THREADS),
     "gepad": run_gepad,
 }
+
+
+def _extra(peer: str, s: Settings) -> dict[str, object]:
+    """Keyword arguments only one peer's runner takes."""
+    return {"val_scoring": s.val_scoring} if peer == "gepad" else {}
 
 
 # ---------------------------------------------------------------------------- 1. calls
@@ -135,7 +153,7 @@ def calls_scenario(s: Settings, peers: Sequence[str] = PEERS) -> list[CallsSeed]
         for p in peers:
             world = World(user, seed)
             row.trajectories[p] = RUNNERS[p](
-                world, splits.train, splits.val, splits.test, s.budget, seed
+                world, splits.train, splits.val, splits.test, s.budget, seed, **_extra(p, s)
             )
         out.append(row)
     return out
@@ -149,6 +167,8 @@ class IncSeed:
     seed: int
     daily: dict[str, list[float]] = field(default_factory=dict)  # held-out score after each day
     calls: dict[str, int] = field(default_factory=dict)  # total over all days
+    child_val_calls: list[int] = field(default_factory=list)  # gepad's, per accepted child
+    best_val: float = 0.0  # gepad's best-by-val candidate's val mean at the end
 
 
 def incremental_scenario(s: Settings, peers: Sequence[str] = PEERS) -> list[IncSeed]:
@@ -171,13 +191,15 @@ def incremental_scenario(s: Settings, peers: Sequence[str] = PEERS) -> list[IncS
             row.calls["gepa"] = world.counters.metric_calls
         if "gepad" in peers:
             world = World(user, seed)
-            run = GepadRun(world, test, engine_config(seed))
+            run = GepadRun(world, test, engine_config(seed, s.val_scoring))
             row.daily["gepad"] = []
             for day in stream:
                 run.add_examples({"train": day.train, "val": day.val})
                 anyio.run(run.run_round, f"day{day.day}", s.gepad_day_budget)
                 row.daily["gepad"].append(run.traj.final)
             row.calls["gepad"] = world.counters.metric_calls
+            row.child_val_calls = run.traj.child_val_calls
+            row.best_val = run.traj.best_val
         out.append(row)
     return out
 
@@ -205,9 +227,32 @@ def wall_scenario(s: Settings, peers: Sequence[str] = PEERS) -> list[WallSeed]:
         for p in peers:
             world = World(user, seed, latency_s=s.latency_s)
             row.trajectories[p] = RUNNERS[p](
-                world, splits.train, splits.val, [], None, seed, max_iterations=s.wall_iterations
+                world, splits.train, splits.val, [], None, seed,
+                max_iterations=s.wall_iterations, **_extra(p, s),
             )
         out.append(row)
+    return out
+
+
+# ---------------------------------------------------------------------------- 5. val scoring
+
+VAL_SCORINGS: tuple[ValScoring, ...] = ("full", "progressive")
+
+
+@dataclass
+class ValScoringRuns:
+    """Scenarios 1 and 2 on gepad alone, once per val scoring, on the same users and seeds."""
+
+    calls: dict[str, list[CallsSeed]] = field(default_factory=dict)
+    incremental: dict[str, list[IncSeed]] = field(default_factory=dict)
+
+
+def val_scoring_scenario(s: Settings) -> ValScoringRuns:
+    out = ValScoringRuns()
+    for mode in VAL_SCORINGS:
+        m = replace(s, val_scoring=mode)
+        out.calls[mode] = calls_scenario(m, ("gepad",))
+        out.incremental[mode] = incremental_scenario(m, ("gepad",))
     return out
 
 
@@ -233,6 +278,9 @@ def run(s: Settings, peers: Sequence[str], only: set[str]) -> tuple[list[str], d
     if "wall" in only:
         wall = wall_scenario(s, peers)
         emit("wall", report_wall(wall, s, wall_peers(peers)), [asdict(r) for r in wall])
+    if "valscoring" in only:
+        vs = val_scoring_scenario(s)
+        emit("valscoring", report_val_scoring(vs.calls, vs.incremental, s), asdict(vs))
     if "cpu" in only and "gepad" in peers:
         cpu: CpuResult = run_cpu(s.cpu_candidates, s.cpu_val, s.cpu_steps, seed=s.seeds[0])
         emit("cpu", report_cpu(cpu), asdict(cpu))
@@ -250,17 +298,25 @@ def main(argv: Sequence[str] = ()) -> int:
     parser.add_argument(
         "--only",
         default="calls,incremental,wall,cpu",
-        help="comma-separated subset of calls,incremental,wall,cpu",
+        help="comma-separated subset of calls,incremental,wall,cpu,valscoring (gepad with "
+        "full vs progressive val scoring; not in the default set)",
     )
     parser.add_argument("--peers", default="gepa,gepad", help="gepa,gepad or just one of them")
     parser.add_argument(
         "--gepad-day-budget", type=int, help="gepad's calls per day in the incremental scenario"
+    )
+    parser.add_argument(
+        "--val-scoring",
+        choices=("progressive", "full"),
+        default="progressive",
+        help="how gepad scores an accepted child on val (EngineConfig.val_scoring)",
     )
     parser.add_argument("--json", help="also write the raw results to this file")
     args = parser.parse_args(list(argv))
     s = QUICK if args.quick else Settings()
     if args.seeds:
         s = replace(s, seeds=tuple(int(x) for x in args.seeds.split(",")))
+    s = replace(s, val_scoring=args.val_scoring)
     if args.gepad_day_budget:
         s = replace(s, gepad_day_budget=args.gepad_day_budget)
     peers = tuple(p for p in args.peers.split(",") if p)

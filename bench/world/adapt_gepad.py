@@ -147,6 +147,8 @@ class GepadRun:
 
     def _track(self, state: EngineState) -> None:
         best = best_by_val(state)
+        if best is not None:
+            self.traj.best_val = float(state.scores.aggregate[state.index(best.id)].mean())
         if best is None or best.id == self._best_id:
             return
         self._best_id = best.id
@@ -179,6 +181,10 @@ class GepadRun:
             if state.iteration > before:
                 self.traj.iteration_wall_s.append(elapsed)
                 self.traj.iteration_accepted.append(result.accepted_id is not None)
+            if result.accepted_id is not None:
+                self.traj.child_val_calls.append(
+                    sum(e.rollouts for e in result.new_evaluations if e.split == "val")
+                )
             self._track(state)
             if result.event in ("budget_exhausted", "no_data", "error"):
                 break

@@ -3,6 +3,7 @@ says in words what was wrong, the way an LLM judge or a user's comment would."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -105,15 +106,34 @@ class Judgement:
     violated: tuple[Directive, ...]
 
 
-def judge(user: User, example: WorldExample, text: str) -> Judgement:
-    return grade(user.applicable(example.kind), example, text)
+def judge(
+    user: User,
+    example: WorldExample,
+    text: str,
+    misread_p: float = 0.0,
+    rng: random.Random | None = None,
+) -> Judgement:
+    """The verdict on one reply. With ``misread_p`` the judge is the noisy LLM judge a real one
+    is: it misreads each check (a pass for a fail, a shortfall for its complement) with that
+    probability, drawn from ``rng``; without, it is the oracle the benchmarks call truth."""
+    return grade(user.applicable(example.kind), example, text, misread_p, rng)
 
 
-def grade(prefs: Sequence[Directive], example: WorldExample, text: str) -> Judgement:
+def grade(
+    prefs: Sequence[Directive],
+    example: WorldExample,
+    text: str,
+    misread_p: float = 0.0,
+    rng: random.Random | None = None,
+) -> Judgement:
     """Judge a reply against ``prefs`` (the preferences that apply to this request): the user's
     true ones for the oracle, or only those a judge was told about."""
     seen = observe(text)
     per_pref = [(p, _score(p, seen)) for p in prefs]
+    if misread_p:
+        if rng is None:
+            raise ValueError("a noisy judge draws its misreadings from an rng it is given")
+        per_pref = [(p, 1.0 - s if rng.random() < misread_p else s) for p, s in per_pref]
     scores: dict[str, float] = {}
     for dim in DIMENSIONS:
         vals = [s for p, s in per_pref if DIMENSION[p.feature] == dim]

@@ -24,6 +24,10 @@ class Trajectory:
     iteration_wall_s: list[float] = field(default_factory=list)
     # Whether each iteration added a candidate (and so paid for a val evaluation).
     iteration_accepted: list[bool] = field(default_factory=list)
+    # Val metric calls spent on each accepted child in the step that accepted it (gepad only).
+    child_val_calls: list[int] = field(default_factory=list)
+    # Val mean of the best-by-val candidate at the end (gepad only; its own, optimistic, view).
+    best_val: float = 0.0
 
     @property
     def final(self) -> float:

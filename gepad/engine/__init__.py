@@ -1,7 +1,7 @@
 """gepad's GEPA engine: storage-agnostic, async, steppable, exactly resumable."""
 
 from .budget import Budget, Ledger, Reservation, Spend
-from .config import EngineConfig, FrontierKind
+from .config import EngineConfig, FrontierKind, ValScoring
 from .dataset import Dataset
 from .frontier import FrontierEntry, best_by_val, frontier_of, frontier_report
 from .memory import (
@@ -25,7 +25,14 @@ from .model import (
     content_hash,
 )
 from .pareto import Frontier, compute_frontier
-from .promotion import PromotionDecision, PromotionResult, choose_promotion
+from .promotion import (
+    GateVerdict,
+    Paired,
+    PromotionDecision,
+    PromotionResult,
+    choose_promotion,
+    decide_gate,
+)
 from .reflection import Proposal, Record, build_reflection_prompt, parse_proposal
 from .sampler import SamplerState, next_minibatch
 from .scores import ScoreMatrix
@@ -79,12 +86,14 @@ __all__ = [
     "FrontierKind",
     "FunctionEvaluator",
     "FunctionRunner",
+    "GateVerdict",
     "Ledger",
     "MemoryEvaluationStore",
     "MergeAcceptance",
     "MergePlan",
     "MergeState",
     "Origin",
+    "Paired",
     "ParentChoice",
     "ParetoWeighted",
     "PromotionDecision",
@@ -106,6 +115,7 @@ __all__ = [
     "Strategies",
     "TaskRunner",
     "Usage",
+    "ValScoring",
     "Verdict",
     "add_candidates",
     "best_by_val",
@@ -115,6 +125,7 @@ __all__ = [
     "choose_promotion",
     "compute_frontier",
     "content_hash",
+    "decide_gate",
     "eligible_pairs",
     "frontier_of",
     "frontier_report",

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 FrontierKind = Literal["instance", "dimension"]
+ValScoring = Literal["progressive", "full"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,13 @@ class EngineConfig:
     max_concurrency: int = 8
     # "instance": objectives are val examples; "dimension": (val example, score dimension) pairs.
     frontier: FrontierKind = "instance"
+    # "progressive": a candidate owed val scores is scored a wave of `max_concurrency` examples at
+    # a time, in a random order, until it can neither enter the frontier nor beat the best (see
+    # `progressive`); "full": on every val example at once, whatever it scores.
+    val_scoring: ValScoring = "progressive"
+    # How sure progressive scoring must be that a candidate's val mean ends below the best's
+    # before it gives up on it (one-sided, from the examples scored so far).
+    progressive_confidence: float = 0.95
     max_component_chars: int = 8000
     seed: int = 0
     # Per-call allowances reserved before a call whose cost is unknown until it returns. The
@@ -41,5 +49,9 @@ class EngineConfig:
             raise ValueError("max_concurrency must be >= 1")
         if self.frontier not in ("instance", "dimension"):
             raise ValueError("frontier must be 'instance' or 'dimension'")
+        if self.val_scoring not in ("progressive", "full"):
+            raise ValueError("val_scoring must be 'progressive' or 'full'")
+        if not 0.5 <= self.progressive_confidence < 1.0:
+            raise ValueError("progressive_confidence must be in [0.5, 1)")
         if self.max_component_chars < 1:
             raise ValueError("max_component_chars must be >= 1")

@@ -45,6 +45,9 @@ class EngineState:
     # Candidates still owed a val evaluation on columns they lack (accepted when the budget ran
     # out, or whose rollouts failed): catch-up completes them before new work.
     pending_val: tuple[str, ...] = ()
+    # Candidates progressive val scoring gave up on (see `progressive`): they keep the val scores
+    # they have and are owed no more until the val split changes.
+    partial_val: frozenset[str] = frozenset()
     component_cursor: int = 0
     merges: MergeState = field(default_factory=MergeState)
     iteration: int = 0
@@ -106,6 +109,7 @@ class EngineState:
                 "rng_state": self.rng_state,
                 "sampler": self.sampler.to_dict(),
                 "pending_val": list(self.pending_val),
+                "partial_val": sorted(self.partial_val),
                 "component_cursor": self.component_cursor,
                 "merges": {
                     "attempted": sorted(list(p) for p in self.merges.attempted),
@@ -141,6 +145,8 @@ class EngineState:
             rng_state=data["rng_state"],
             sampler=SamplerState.from_dict(data["sampler"]),
             pending_val=tuple(data["pending_val"]),
+            # States saved before progressive val scoring have none.
+            partial_val=frozenset(data.get("partial_val", ())),
             component_cursor=int(data["component_cursor"]),
             merges=MergeState(
                 attempted=frozenset((str(a), str(b)) for a, b in merges["attempted"]),

@@ -9,7 +9,7 @@ returned state, with a store holding the committed evaluations, reproduces an un
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import anyio
@@ -21,6 +21,7 @@ from .dataset import Dataset
 from .frontier import frontier_of
 from .merge import build_merge_prompt, eligible_pairs, pair_key, plan_merge
 from .model import CallFailure, Candidate, Evaluation, Example, Usage
+from .progressive import Race
 from .reflection import Record, build_reflection_prompt, parse_proposal
 from .rollouts import Scored, Session, score
 from .sampler import next_minibatch
@@ -36,6 +37,8 @@ Action = Literal["reflection", "merge", "catch_up", "none"]
 
 
 DEFAULT_STRATEGIES = Strategies()
+# The most times a race looks at a candidate between waves of its val rollouts (`_wave_size`).
+MAX_WAVES = 16
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,7 @@ class _Work:
         self._owned = False
         self.sampler = state.sampler
         self.pending = list(state.pending_val)
+        self.partial = set(state.partial_val)
         self.cursor = state.component_cursor
         self.merges = state.merges
         self.iteration = state.iteration
@@ -111,6 +115,7 @@ class _Work:
             rng_state=self.rng.bit_generator.state,
             sampler=self.sampler,
             pending_val=tuple(self.pending),
+            partial_val=frozenset(self.partial),
             component_cursor=self.cursor,
             merges=self.merges,
             iteration=self.iteration,
@@ -217,8 +222,9 @@ async def catch_up(
     *,
     limiter: anyio.CapacityLimiter | None = None,
 ) -> StepResult:
-    """Only the catch-up part of `step`: scores pending candidates on all val examples and
-    frontier candidates on val examples they lack (new or changed), cache first, within budget."""
+    """Only the catch-up part of `step`: scores pending candidates on val and frontier
+    candidates on val examples they lack (new or changed), cache first, within budget, each
+    until it is fully scored or cannot beat the best (unless val scoring is "full")."""
     session, work, pairs = _begin(state, dataset, seams, config, budgets, limiter)
     if not pairs:
         return _result(work, state, session, "skipped", "nothing to catch up", "catch_up")
@@ -237,6 +243,7 @@ def _sync_version(work: _Work, session: Session) -> None:
     version = session.seams.scorer_version
     if work.scorer_version == version:
         return
+    work.partial.clear()
     if work.scorer_version:
         front = frontier_of(work.scores, session.config.frontier)
         owed = [work.candidates[int(r)].id for r in front.members]
@@ -268,6 +275,9 @@ def _sync_columns(work: _Work, dataset: Dataset, session: Session) -> None:
         if c in present and dataset[c].fingerprint != fps[c]
     ]
     added = [(e, dataset[e].fingerprint) for e in dataset.val_ids if e not in fps]
+    # Who can beat the best may have changed with the examples: every candidate given up on is
+    # raced again if it is (or gets) on the frontier.
+    work.partial.clear()
     w = work.writable()
     if removed:
         w.drop_columns(removed)
@@ -293,7 +303,7 @@ def _catch_up_pairs(
         return []
     rows: list[int] = [work.index[c] for c in work.pending if c in work.index]
     front = frontier_of(matrix, session.config.frontier)
-    seen = set(rows)
+    seen = set(rows) | {work.index[c] for c in work.partial if c in work.index}
     rows += [int(r) for r in front.members if int(r) not in seen]
     if not rows:
         return []
@@ -343,6 +353,112 @@ def _refresh_pending(work: _Work) -> None:
     ]
 
 
+@dataclass
+class _ValTally:
+    """What scoring owed val cells did in one step, for the step's detail and event."""
+
+    owed: int
+    scored: int = 0
+    failed: int = 0
+    # Cells left unscored because the budget could not hold them.
+    unaffordable: int = 0
+    # Why each candidate given up on (see `progressive`) was.
+    dropped: list[str] = field(default_factory=list)
+
+    def add(self, scored: Scored) -> None:
+        self.scored += sum(r is not None for r in scored.results)
+        self.failed += len(scored.failed)
+        self.unaffordable += scored.unaffordable
+
+    def detail(self) -> str:
+        text = f"scored {self.scored} of {self.owed} val cells"
+        if self.failed:
+            text += f", {self.failed} failed"
+        if self.dropped:
+            text += "; stopped scoring " + "; ".join(self.dropped)
+        return text
+
+
+async def _score_owed(
+    work: _Work,
+    dataset: Dataset,
+    session: Session,
+    cells: Sequence[tuple[int, int]],
+    tally: _ValTally,
+) -> None:
+    """Scores owed val cells: with "full" val scoring all at once; else candidate by candidate,
+    pending ones first, then frontier members by their val mean so far, best first (the likeliest
+    best is completed first and becomes the bar the others are raced against)."""
+    if session.config.val_scoring == "full":
+        tally.add(await _score_val(work, dataset, session, cells))
+        return
+    owed: dict[int, list[int]] = {}
+    for row, col in cells:
+        owed.setdefault(row, []).append(col)
+    pending = [work.index[c] for c in work.pending if work.index.get(c) in owed]
+    members = sorted(set(owed) - set(pending), key=lambda r: (-_known_mean(work, r), r))
+    order = pending + members
+    for i, row in enumerate(order):
+        await _score_row(work, dataset, session, row, owed[row], tally)
+        if tally.unaffordable:
+            tally.unaffordable += sum(len(owed[r]) for r in order[i + 1 :])
+            return
+
+
+def _known_mean(work: _Work, row: int) -> float:
+    values = work.scores.aggregate[row]
+    known = values[~np.isnan(values)]
+    return float(known.mean()) if known.size else 0.0
+
+
+async def _score_row(
+    work: _Work,
+    dataset: Dataset,
+    session: Session,
+    row: int,
+    cols: Sequence[int],
+    tally: _ValTally,
+) -> None:
+    """Scores one candidate on the val columns it is owed until it is fully scored, cannot beat
+    the best (see `progressive`), or is out of budget. Cached columns come first: they are free.
+    The rest go in an order drawn from the state's generator (so a resumed round draws the same),
+    a wave at a time (see `_wave_size`)."""
+    candidate = work.candidates[row]
+    names = work.scores.columns
+    cached = [
+        c for c in cols if session.lookup(session.key(candidate, dataset[names[c]])) is not None
+    ]
+    if cached:
+        tally.add(await _score_val(work, dataset, session, [(row, c) for c in cached]))
+    done = set(cached)
+    rest = [c for c in cols if c not in done]
+    rest = [rest[int(i)] for i in work.rng.permutation(len(rest))]
+    config = session.config
+    race = Race(work.scores, row, config.progressive_confidence)
+    wave = _wave_size(len(rest), config.max_concurrency)
+    for start in range(0, len(rest), wave):
+        if not race.can_beat_best(work.scores):
+            work.pending = [c for c in work.pending if c != candidate.id]
+            work.partial.add(candidate.id)
+            tally.dropped.append(f"{candidate.id} {race.why_out(work.scores, config.frontier)}")
+            return
+        chunk = rest[start : start + wave]
+        scored = await _score_val(work, dataset, session, [(row, c) for c in chunk])
+        tally.add(scored)
+        if scored.unaffordable:
+            tally.unaffordable += len(rest) - start - len(chunk)
+            return
+
+
+def _wave_size(owed: int, concurrency: int) -> int:
+    """Rollouts scored between two looks at a race: a multiple of `concurrency` (a smaller wave
+    would leave workers idle), and large enough that a race has at most `MAX_WAVES` of them: on a
+    thousand val examples, a wave per eight rollouts would spend more CPU starting waves than
+    running the rollouts, to stop at most one wave (1/16 of val) sooner."""
+    wanted = -(-owed // MAX_WAVES)
+    return max(1, concurrency * -(-wanted // concurrency))
+
+
 async def _catch_up(
     work: _Work,
     state: EngineState,
@@ -350,29 +466,27 @@ async def _catch_up(
     session: Session,
     cells: Sequence[tuple[int, int]],
 ) -> StepResult:
-    scored = await _score_val(work, dataset, session, cells)
+    tally = _ValTally(len(cells))
+    await _score_owed(work, dataset, session, cells, tally)
     _refresh_pending(work)
-    done = sum(r is not None for r in scored.results)
-    detail = f"scored {done} of {len(cells)} val cells"
-    if scored.failed:
-        detail += f", {len(scored.failed)} failed"
-    if scored.unaffordable:
-        return _result(work, state, session, "budget_exhausted", detail, "catch_up")
-    return _result(work, state, session, "catch_up", detail, "catch_up")
+    event: Event = "budget_exhausted" if tally.unaffordable else "catch_up"
+    return _result(work, state, session, event, tally.detail(), "catch_up")
 
 
 async def _admit(
     work: _Work, dataset: Dataset, session: Session, child: Candidate, *, schedule_merge: bool
-) -> tuple[int, Scored]:
-    """Adds an accepted child to the pool and scores it on val (cache first, within budget)."""
+) -> _ValTally:
+    """Adds an accepted child to the pool and scores it on val (cache first, within budget,
+    progressively unless configured otherwise)."""
     row = work.add(child)
     work.pending.append(child.id)
     cells = [(row, c) for c in range(len(work.scores.columns))]
-    scored = await _score_val(work, dataset, session, cells)
+    tally = _ValTally(len(cells))
+    await _score_owed(work, dataset, session, cells, tally)
     _refresh_pending(work)
     if schedule_merge and session.config.max_merges > 0:
         work.merges = replace(work.merges, due=work.merges.due + 1)
-    return row, scored
+    return tally
 
 
 # ---------------------------------------------------------------------------- reflection
@@ -458,10 +572,10 @@ async def _reflect(
             "not accepted",
             "reflection",
         )
-    _, val = await _admit(work, dataset, session, child, schedule_merge=True)
+    val = await _admit(work, dataset, session, child, schedule_merge=True)
     detail = (
         f"child {child.id} of {parent.id} ({component}): minibatch {child_sum:.4f} > "
-        f"{parent_sum:.4f}"
+        f"{parent_sum:.4f}; {val.detail()}"
     )
     if val.unaffordable:
         detail += f"; {val.unaffordable} val rollouts pending (budget)"
@@ -577,8 +691,8 @@ async def _merge(
             f"merge {child_sum:.4f} vs parents {left_sum:.4f}, {right_sum:.4f}: not accepted",
             "merge",
         )
-    _, val = await _admit(work, dataset, session, child, schedule_merge=False)
-    detail = f"merge {child.id} of {a} and {b}: minibatch {child_sum:.4f}"
+    val = await _admit(work, dataset, session, child, schedule_merge=False)
+    detail = f"merge {child.id} of {a} and {b}: minibatch {child_sum:.4f}; {val.detail()}"
     if val.unaffordable:
         detail += f"; {val.unaffordable} val rollouts pending (budget)"
         return _result(work, state, session, "budget_exhausted", detail, "merge", child.id)

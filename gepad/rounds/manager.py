@@ -57,6 +57,10 @@ DEFAULT_MAX_ITERATIONS = 10
 DEFAULT_METRIC_CALLS_PER_ROUND = 300
 NO_CAPS = BudgetCaps()
 N = TypeVar("N", int, float)
+# A user's correction is an edit of the output the served prompt gave on that request, so token
+# overlap with it favours the served prompt on every gate example: a drop there is no evidence of
+# a regression, and it never blocks (it still counts in the aggregate).
+_UNGATED = {"reference": 1.0}
 _PINNED = "not promoted: the served prompt is pinned (after a rollback)"
 # A perfect score on fewer val examples than this says too little to stop a round early.
 MIN_VAL_TO_CONVERGE = 5
@@ -450,6 +454,7 @@ class RoundManager:
         result = await choose_promotion(
             state, dataset, seams, config, budgets, served,
             margin=program.evolution.promotion_margin,
+            dimension_tolerances=_UNGATED,
         )
         self._count(run, result.metric_calls, result.usage.calls, result.usage.tokens,
                     result.usage.cost_usd)

@@ -34,11 +34,12 @@ def test_quick_gepad_scenarios_run_and_keep_their_budgets() -> None:
 
 
 def test_quick_report_prints_every_section(capsys: pytest.CaptureFixture[str]) -> None:
-    sections, raw = run(QUICK, ("gepad",), {"calls", "cpu"})
-    assert set(raw) == {"calls", "cpu"}
+    sections, raw = run(QUICK, ("gepad",), {"calls", "cpu", "valscoring"})
+    assert set(raw) == {"calls", "cpu", "valscoring"}
     out = capsys.readouterr().out
     assert "1. Score reached vs metric calls" in out and "4. gepad engine CPU" in out
-    assert len(sections) == 2
+    assert "5. gepad with full vs progressive val scoring" in out
+    assert len(sections) == 3
 
 
 def test_registry_lists_the_engine_benchmark(capsys: pytest.CaptureFixture[str]) -> None:

@@ -127,3 +127,20 @@ def test_reflection_is_sometimes_truncated() -> None:
     cut = [r for r in replies if r.truncated]
     assert 0 < len(cut) < 40
     assert all(not r.text.rstrip().endswith("```") for r in cut)
+
+
+def test_the_noisy_judge_misreads_checks_at_its_rate_and_the_oracle_never() -> None:
+    user = make_user(3)
+    exs = make_splits(3, 0, 0, 300).test
+    texts = [respond(SEED_PROMPT, ex, 3).text for ex in exs]
+    oracle = [judge(user, ex, t) for ex, t in zip(exs, texts, strict=True)]
+    assert [judge(user, ex, t) for ex, t in zip(exs, texts, strict=True)] == oracle
+    rng = random.Random(0)
+    noisy = [judge(user, ex, t, 0.1, rng) for ex, t in zip(exs, texts, strict=True)]
+    changed = sum(n.aggregate != o.aggregate for n, o in zip(noisy, oracle, strict=True))
+    # Three to five checks per request, each misread one time in ten.
+    assert 0.2 * len(exs) < changed < 0.5 * len(exs)
+    again = random.Random(0)
+    assert [judge(user, ex, t, 0.1, again) for ex, t in zip(exs, texts, strict=True)] == noisy
+    with pytest.raises(ValueError, match="rng"):
+        judge(user, exs[0], texts[0], 0.1)

@@ -30,6 +30,7 @@ def busy(state: EngineState) -> EngineState:
         round_iterations=3,
         round_failed=frozenset({a}),
         merges=MergeState(attempted=frozenset({(a, b)}), due=2, total=5, this_round=1),
+        partial_val=frozenset({b, a}),
     )
 
 
@@ -54,6 +55,15 @@ def test_a_state_of_another_format_is_refused_by_name() -> None:
         EngineState.from_json("{}")
 
 
+async def test_a_state_saved_before_progressive_val_scoring_loads_with_nothing_partial() -> None:
+    state = busy(await evolved())
+    data = json.loads(state.to_json())
+    del data["partial_val"]
+    old = EngineState.from_json(json.dumps(data))
+    assert old.partial_val == frozenset()
+    assert replace(old, scores=state.scores, partial_val=state.partial_val) == state
+
+
 def test_scores_must_have_a_row_per_candidate() -> None:
     state = world.seed_state()
     with pytest.raises(ValueError, match=r"^score matrix rows must match the candidate pool$"):
@@ -66,6 +76,7 @@ async def test_a_new_round_resets_the_round_and_keeps_the_search() -> None:
     assert (r.round_id, r.round_iterations, r.round_failed) == ("round-8", 0, frozenset())
     assert r.merges == replace(state.merges, this_round=0, due=0)
     assert r.merges.attempted and r.merges.total == 5  # what was tried is never tried again
+    assert r.partial_val == state.partial_val  # given up on until val changes, not per round
     assert (r.candidates, r.iteration, r.rng_state) == (
         state.candidates, state.iteration, state.rng_state)
 

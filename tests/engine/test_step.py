@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import hashlib
 import itertools
 import random
 from collections import Counter
@@ -14,6 +15,7 @@ from gepad.engine import (
     Dataset,
     EngineConfig,
     EngineState,
+    Evaluation,
     EvaluationError,
     Example,
     FunctionEvaluator,
@@ -21,8 +23,11 @@ from gepad.engine import (
     MemoryEvaluationStore,
     Reply,
     ScriptedReflectionLM,
+    Seams,
     Verdict,
+    best_by_val,
     catch_up,
+    choose_promotion,
     frontier_of,
     new_round,
     step,
@@ -284,3 +289,175 @@ async def test_val_that_cannot_be_afforded_stays_pending_and_catches_up() -> Non
     r2 = await step(r.state, data, s, CFG, ())
     assert r2.action == "catch_up" and r2.metric_calls == len(data.val_ids) - 2
     assert r2.state.pending_val == ()
+
+
+# ---------------------------------------------------------------------------- progressive val
+
+VAL_WORDS = ["kw0", "kw1", "kw2", "kw3", "kw4", "kw5"]
+TRAIN_WORDS = ["kw6", "kw7", "kw8", "kw9", "kw10", "kw11"]
+# Waves of 4 on 24 val examples: six looks at a child before it is fully scored.
+WAVES = EngineConfig(max_merges=0, max_concurrency=4)
+
+
+def split_world(n_val: int = 24) -> Dataset:
+    """Train examples want train words, val examples want val words: what a child learns on
+    the minibatch says nothing about val."""
+    rnd = random.Random(3)
+    train = [world.example(i, "train", rnd.sample(TRAIN_WORDS, 3)) for i in range(6)]
+    val = [world.example(i, "val", rnd.sample(VAL_WORDS, 3)) for i in range(n_val)]
+    return Dataset([*train, *val])
+
+
+def rewriting_to(text: str) -> ScriptedReflectionLM:
+    return ScriptedReflectionLM(lambda p: Reply(f"r\n{BEGIN}\n{text}\n{END}", finish_reason="stop"))
+
+
+async def test_a_child_that_loses_every_scored_val_example_stops_and_is_never_promoted() -> None:
+    data = split_world()
+    # The seed is perfect on val; its child trades every val word for the train words.
+    s = replace(world.seams(), reflection=rewriting_to("answer " + " ".join(TRAIN_WORDS)))
+    seed = world.seed_state({"system": "answer " + " ".join(VAL_WORDS)})
+    state, _, _ = await world.drive(seed, data, s, WAVES, (), 1)
+    r = await step(state, data, s, WAVES, ())
+    assert r.event == "accepted" and r.accepted_id is not None
+    row = r.state.scores.aggregate[r.state.index(r.accepted_id)]
+    # One wave of 4, every one lost (0 against 1): twenty top scores could not reach 1.0.
+    assert int((~np.isnan(row)).sum()) == 4 and np.nanmax(row) == 0.0
+    # Drawn at random, not the first four by id (a prefix of a random order is a fair sample).
+    assert list(np.flatnonzero(~np.isnan(row))) != [0, 1, 2, 3]
+    assert r.metric_calls == 2 * 3 + 4
+    assert r.accepted_id in r.state.partial_val and r.state.pending_val == ()
+    assert f"stopped scoring {r.accepted_id} after 4 of 24 val examples" in r.detail
+    # Owed nothing afterwards, and never the val winner the gate looks at.
+    s.store.add(r.new_evaluations)  # type: ignore[attr-defined]
+    later = await catch_up(r.state, data, s, WAVES, ())
+    assert later.event == "skipped" and later.metric_calls == 0
+    best = best_by_val(r.state)
+    assert best is not None and best.id == seed.candidates[0].id
+    decision = (await choose_promotion(r.state, data, s, WAVES, (), seed.candidates[0])).decision
+    assert decision.candidate_id == seed.candidates[0].id and not decision.promote
+
+
+async def test_a_child_that_can_still_win_is_scored_on_all_of_val() -> None:
+    data = split_world()
+    # The seed knows half the val words; the child keeps them and adds the rest.
+    s = replace(
+        world.seams(), reflection=rewriting_to("answer " + " ".join(VAL_WORDS + TRAIN_WORDS))
+    )
+    seed = world.seed_state({"system": "answer kw0 kw1 kw2"})
+    state, _, _ = await world.drive(seed, data, s, WAVES, (), 1)
+    r = await step(state, data, s, WAVES, ())
+    assert r.event == "accepted" and r.accepted_id is not None
+    assert not np.isnan(r.state.scores.aggregate[r.state.index(r.accepted_id)]).any()
+    assert r.metric_calls == 2 * 3 + 24 and r.state.partial_val == frozenset()
+    best = best_by_val(r.state)
+    assert best is not None and best.id == r.accepted_id
+
+
+async def test_full_val_scoring_scores_even_a_hopeless_child_everywhere() -> None:
+    data = split_world()
+    s = replace(world.seams(), reflection=rewriting_to("answer " + " ".join(TRAIN_WORDS)))
+    seed = world.seed_state({"system": "answer " + " ".join(VAL_WORDS)})
+    config = replace(WAVES, val_scoring="full")
+    state, _, _ = await world.drive(seed, data, s, config, (), 1)
+    r = await step(state, data, s, config, ())
+    assert r.event == "accepted" and r.metric_calls == 2 * 3 + 24
+    assert r.state.partial_val == frozenset()
+
+
+async def test_a_frontier_member_given_up_on_is_only_raced_again_when_val_changes() -> None:
+    data = split_world()
+    s = world.seams()
+    seed = Candidate.create({"system": "answer kw0 kw1 kw2"})
+    child = Candidate.create({"system": "answer kw0 kw1 kw2 kw3"}, (seed.id,), "reflection")
+    state = EngineState.initial([seed, child])
+    m = state.scores.copy()
+    m.add_columns((e, data[e].fingerprint) for e in data.val_ids)
+    wins = [j for j, e in enumerate(data.val_ids) if "kw3" in (data[e].reference or "")][:4]
+    for row, cand in enumerate((seed, child)):
+        for j, e in enumerate(data.val_ids):
+            if row == 0 or j in wins:
+                v = world.evaluate(data[e], world.run(cand, data[e]).output)
+                m.set(row, j, v.aggregate, v.scores)
+    # A partly scored child that wins the kw3 examples: a frontier member left partial.
+    state = replace(state, scores=m, pending_val=(), partial_val=frozenset({child.id}),
+                    scorer_version=s.scorer_version)
+    assert 1 in frontier_of(state.scores).members
+    same = await catch_up(state, data, s, WAVES, ())
+    assert same.event == "skipped" and same.metric_calls == 0
+    extra = world.example(100, "val", ["kw3", "kw4", "kw5"])
+    grown = await catch_up(state, Dataset([*data, extra]), s, WAVES, ())
+    scored = {e.key.example_id for e in grown.new_evaluations if e.candidate_id == child.id}
+    assert extra.id in scored
+    # With a new example nobody is fully scored: the child, best so far on what it was scored
+    # on, is raced first and completed; then the seed, which it matches or beats everywhere,
+    # cannot beat it and is the one left partial.
+    assert not np.isnan(grown.state.scores.aggregate[1]).any()
+    assert grown.state.partial_val == frozenset({seed.id})
+    best = best_by_val(grown.state)
+    assert best is not None and best.id == child.id
+
+
+async def test_a_committed_val_rollout_is_reused_by_a_race_not_rerun() -> None:
+    data = split_world()
+    calls: Counter[tuple[str, str]] = Counter()
+    s = replace(
+        world.seams(),
+        runner=counting_runner(calls),
+        reflection=rewriting_to("answer kw0 kw1 " + " ".join(TRAIN_WORDS)),
+    )
+    seed = world.seed_state({"system": "answer kw0 kw1 kw2"})
+    state, _, _ = await world.drive(seed, data, s, WAVES, (), 1)
+    first = await step(state, data, s, WAVES, ())
+    child = first.accepted_id
+    assert child is not None and child in first.state.partial_val
+    # The same step again with the child's val rollouts committed: cached cells are taken
+    # first and none is run again.
+    s.store.add(first.new_evaluations)  # type: ignore[attr-defined]
+    again = await step(state, data, s, WAVES, ())
+    assert max(calls.values()) == 1
+    before = ~np.isnan(first.state.scores.aggregate[first.state.index(child)])
+    after = ~np.isnan(again.state.scores.aggregate[again.state.index(child)])
+    assert (after >= before).all()
+
+
+def shuffling_reflection() -> ScriptedReflectionLM:
+    """Rewrites to a pseudo-random half of all the words: a function of the prompt alone, so
+    every process proposes the same, and children come out good and bad on val at random."""
+
+    def reply(prompt: str) -> Reply:
+        rnd = random.Random(hashlib.sha256(prompt.encode()).hexdigest())
+        words = rnd.sample(VAL_WORDS + TRAIN_WORDS, 6)
+        return Reply(f"r\n{BEGIN}\nanswer {' '.join(words)}\n{END}", finish_reason="stop")
+
+    return ScriptedReflectionLM(reply)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+async def test_progressive_races_resume_exactly(seed: int) -> None:
+    """Kills between steps of a search whose children are raced on val: the random orders come
+    from the saved generator, so the resumed search is the same search."""
+    data = split_world(n_val=30)
+    config = EngineConfig(max_merges=2, seed=seed, max_concurrency=2)
+    n = 16
+
+    def seams(store: MemoryEvaluationStore | None = None) -> Seams:
+        return replace(world.seams(store), reflection=shuffling_reflection())
+
+    s = seams()
+    full, _, results = await world.drive(world.seed_state(seed=seed), data, s, config, (), n)
+    assert any("stopped scoring" in r.detail for r in results)  # the path under test ran
+    committed: list[Evaluation] = []
+    blob = world.seed_state(seed=seed).to_json()
+    done = 0
+    for stop in [*sorted(random.Random(seed).sample(range(1, n), 5)), n]:
+        s2 = seams(MemoryEvaluationStore(committed))
+        state = EngineState.from_json(blob)
+        while done < stop:
+            r = await step(state, data, s2, config, ())
+            committed += r.new_evaluations
+            s2.store.add(r.new_evaluations)  # type: ignore[attr-defined]
+            state = r.state
+            done += 1
+        blob = state.to_json()
+    assert blob == full.to_json()
