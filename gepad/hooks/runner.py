@@ -38,7 +38,9 @@ def run_hook(
 ) -> str:
     """Handle one payload of ``agent``'s hook; answer what to print on stdout."""
     started = clock()
-    reply = ""
+    # Cursor reads stdout whatever happened; before the payload says which event this is, the
+    # answer that lets a prompt through is the safe one.
+    reply = cursor.CONTINUE if agent == cursor.AGENT else ""
     log = hooks_dir / "hook.log"
     try:
         private_dir(hooks_dir)
