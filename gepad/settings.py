@@ -17,6 +17,12 @@ from typing import Any, TypeVar
 __all__ = ["ConfigError", "HookSettings", "Settings", "TokenGrant", "hash_token", "load_settings"]
 
 DEFAULT_CONFIG_NAME = "gepad.toml"
+# The top-level keys of the config file; any other is refused, naming it.
+KNOWN_KEYS = frozenset({
+    "state_dir", "runtime_dir", "socket", "tcp", "tokens", "grace_seconds", "writer_batch_max",
+    "max_message_bytes", "max_concurrent_rounds", "nightly_cron", "evolve_debounce_seconds",
+    "adapters", "hooks",
+})
 _N = TypeVar("_N", int, float)
 
 
@@ -78,7 +84,6 @@ class Settings:
     # (gepad.adapters.config), so a client command never imports a plugin.
     adapters: tuple[Mapping[str, Any], ...] = ()
     hooks: HookSettings = field(default_factory=HookSettings)
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def database_path(self) -> Path:
@@ -135,12 +140,12 @@ def load_settings(
 
 
 def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Settings:
-    known = {
-        "state_dir", "runtime_dir", "socket", "tcp", "tokens", "grace_seconds",
-        "writer_batch_max", "max_message_bytes", "max_concurrent_rounds", "nightly_cron",
-        "evolve_debounce_seconds", "adapters", "hooks",
-    }
-    extra = {k: v for k, v in raw.items() if k not in known}
+    unknown = sorted(set(raw) - KNOWN_KEYS)
+    if unknown:
+        # A typo would otherwise leave a default silently in force.
+        raise ConfigError(
+            f"{unknown[0]}: unknown setting (known: {', '.join(sorted(KNOWN_KEYS))})"
+        )
 
     state_dir = Path(env.get("GEPAD_STATE_DIR") or raw.get("state_dir") or default_state_dir(env))
     runtime_dir = Path(
@@ -176,7 +181,6 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
         evolve_debounce_seconds=_number(raw, "evolve_debounce_seconds", 30.0, float),
         adapters=_tables(raw, "adapters"),
         hooks=_hooks(raw.get("hooks", {}), env),
-        extra=extra,
     )
 
 

@@ -64,6 +64,14 @@ class EvolutionScheduler:
                                 misfire_grace_time=3600)
         self._scheduler.start()
 
+    def reschedule(self, *, nightly_cron: str, debounce_seconds: float) -> None:
+        """New settings from a config reload; ValueError for a cron it cannot read (and then
+        nothing changes). A debounced round already waiting keeps its time."""
+        cron = CronTrigger.from_crontab(nightly_cron, timezone=UTC)
+        self._cron, self._debounce = cron, debounce_seconds
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.reschedule_job("nightly", trigger=cron)
+
     def stop(self) -> None:
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
