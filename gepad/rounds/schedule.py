@@ -72,6 +72,12 @@ class EvolutionScheduler:
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.reschedule_job("nightly", trigger=cron)
 
+    def next_nightly(self) -> datetime | None:
+        """When the nightly round fires next (None before `start`)."""
+        job = None if self._scheduler is None else self._scheduler.get_job("nightly")
+        when: datetime | None = None if job is None else job.next_run_time
+        return when
+
     def stop(self) -> None:
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)
