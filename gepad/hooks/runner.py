@@ -47,7 +47,9 @@ def run_hook(
         data = _payload(payload)
         if agent == cursor.AGENT:
             reply = cursor.reply_for(data.get("hook_event_name"))
-        outcome = AGENTS[agent](data, Sessions(hooks_dir / "sessions"), _subject(settings))
+        sessions = Sessions(hooks_dir / "sessions")
+        outcome = AGENTS[agent](data, sessions, _subject(settings))
+        sessions.prune()
         reply = outcome.reply or reply
         spool = Spool(hooks_dir / "spool")
         for event in outcome.events:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import time
 from pathlib import Path
 
 from gepad.hooks.files import private_dir, write_atomically
 from gepad.hooks.turns import Exchange
 
 __all__ = ["Sessions"]
+
+# A session nobody came back to in this long will not be: its exchange is dropped unjudged.
+IDLE_SECONDS = 30 * 24 * 3600
 
 
 class Sessions:
@@ -42,3 +46,15 @@ class Sessions:
     def forget(self, agent: str, session: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             self._path(agent, session).unlink()
+
+    def prune(self, now: float | None = None) -> int:
+        """Forget sessions idle for IDLE_SECONDS, so the folder does not grow forever."""
+        cutoff = (time.time() if now is None else now) - IDLE_SECONDS
+        dropped = 0
+        with contextlib.suppress(FileNotFoundError):
+            for path in self.directory.glob("*.json"):
+                with contextlib.suppress(FileNotFoundError):
+                    if path.stat().st_mtime < cutoff:
+                        path.unlink()
+                        dropped += 1
+        return dropped
