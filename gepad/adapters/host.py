@@ -74,6 +74,9 @@ class TargetStatus:
 class _Target:
     loaded: LoadedTarget
     pending: dict[_Key, ServedState] = field(default_factory=dict)
+    # The user and program being delivered right now: still pending until it succeeds, though
+    # out of `pending` (a newer version may arrive there meanwhile).
+    in_flight: _Key | None = None
     delivered: dict[_Key, DeliveryRecord] = field(default_factory=dict)
     wake: anyio.Event = field(default_factory=anyio.Event)
     failures: int = 0
@@ -266,12 +269,15 @@ class DeliveryHost:
             state = target.pending.pop(key)
             if not target.needs(state):
                 continue
+            target.in_flight = key
             try:
                 with anyio.fail_after(target.loaded.config.timeout_seconds):
                     await target.loaded.adapter.deliver(target.delivery(state))
             except Exception as exc:
                 await self._failed(target, state, exc)
                 continue
+            finally:
+                target.in_flight = None
             target.failures = 0
             record = DeliveryRecord(target.name, state.user_id, state.program,
                                     state.candidate_id, state.version, self._clock())
@@ -322,7 +328,8 @@ class DeliveryHost:
                 watches_edits=t.loaded.edit_watch is not None,
                 delivered=heapq.nlargest(LISTED_DELIVERIES, t.delivered.values(),
                                          key=lambda r: (r.delivered_at, r.user_id, r.program)),
-                delivered_users=len(t.delivered), pending=len(t.pending),
+                delivered_users=len(t.delivered),
+                pending=len(t.pending.keys() | ({t.in_flight} if t.in_flight else set())),
                 failures=t.failures, last_error=t.last_error, last_error_at=t.last_error_at,
                 last_edit_note=t.last_edit_note, last_edit_at=t.last_edit_at,
             )
