@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import shutil
 import sqlite3
+import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -212,3 +214,33 @@ def test_a_broken_config_still_fails_open(hook: Hook, home: Path) -> None:
     (home / "gepad.toml").write_text("[hooks]\nusr = 'alice'\n")
     ran = hook("cursor", "cursor_before_submit_1.json")
     assert (ran.code, json.loads(ran.out), ran.err) == (0, {"continue": True}, "")
+
+
+def run_process(home: Path, agent: str, stdin: int | bytes) -> subprocess.CompletedProcess[bytes]:
+    """``python -m gepad hook AGENT`` as an editor runs it: its own process, a real stdin."""
+    config = home / "gepad.toml"
+    config.write_text('[hooks]\nuser = "alice"\n')
+    env = {**os.environ, "GEPAD_CONFIG": str(config), "GEPAD_STATE_DIR": str(home / "state"),
+           "GEPAD_SOCKET": str(home / "no-daemon.sock")}
+    command = [sys.executable, "-m", "gepad", "hook", agent]
+    if isinstance(stdin, bytes):
+        return subprocess.run(command, input=stdin, capture_output=True, env=env, timeout=60)
+    return subprocess.run(command, stdin=stdin, capture_output=True, env=env, timeout=60)
+
+
+def test_as_a_process_it_prints_nothing_and_exits_0(home: Path) -> None:
+    done = run_process(home, "claude-code", b"\xff\xfe not json")
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert "claude-code: ValueError: payload is not JSON" in (
+        home / "state" / "hooks" / "hook.log").read_text()
+
+
+def test_a_stdin_that_never_closes_does_not_hold_the_editor(home: Path) -> None:
+    read, write = os.pipe()
+    try:
+        os.write(write, b'{"hook_event_name": "beforeSubmitPrompt"')  # and never an end
+        done = run_process(home, "cursor", read)
+    finally:
+        os.close(read)
+        os.close(write)
+    assert (done.returncode, json.loads(done.stdout), done.stderr) == (0, {"continue": True}, b"")
