@@ -6,6 +6,7 @@ import io
 import json
 import os
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -244,3 +245,19 @@ def test_a_stdin_that_never_closes_does_not_hold_the_editor(home: Path) -> None:
         os.close(read)
         os.close(write)
     assert (done.returncode, json.loads(done.stdout), done.stderr) == (0, {"continue": True}, b"")
+
+
+def test_a_daemon_that_does_not_answer_leaves_the_event_spooled(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, home: Path
+) -> None:
+    # A socket that accepts connections and never says a word: a hung daemon.
+    path = home / "hung.sock"
+    with socket.socket(socket.AF_UNIX) as hung:
+        hung.bind(str(path))
+        hung.listen(8)
+        hook = Hook(capsys, monkeypatch, f"unix://{path}", home)
+        (home / "gepad.toml").write_text('[hooks]\nuser = "alice"\ntimeout_seconds = 0.5\n')
+        ran = hook("claude-code", "claude_code_prompt_undo.json")
+    assert (ran.code, ran.out, ran.err) == (0, "", "")
+    assert len(hook.spooled()) == 1
+    assert "left in the spool: daemon unreachable" in hook.log()
