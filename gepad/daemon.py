@@ -13,6 +13,7 @@ from collections.abc import Callable
 import anyio
 
 from gepad.adapters import DeliveryHost, EditIntake, load_targets, parse_targets
+from gepad.config_watch import ConfigWatch
 from gepad.programs import ProgramRegistry
 from gepad.rounds import EvolutionScheduler, LiteLLMSeams, RoundManager
 from gepad.rpc.auth import Authenticator
@@ -39,8 +40,9 @@ async def run_daemon(
 ) -> None:
     """Serve until SIGTERM/SIGINT (when ``handle_signals`` and on the main thread) or ``stop``.
 
-    Shutdown order: health NOT_SERVING, watch streams end, the server stops with a grace period,
-    the adapters' edit watches stop, the writer commits what it holds, then this returns.
+    Shutdown order: health NOT_SERVING, watch streams end, the config watch stops, the server
+    stops with a grace period, the adapters' edit watches stop, the writer commits what it holds,
+    then this returns.
     """
     stop = stop or anyio.Event()
     # Plugins are imported and their tables checked before anything starts: a bad table stops
@@ -83,6 +85,13 @@ async def run_daemon(
     )
     server = GrpcServer(servicer, Authenticator(settings.tokens), settings)
     server.bind()
+    # Only a daemon started from a file has one to watch (tests build Settings directly).
+    config_watch = None if settings.config_path is None else ConfigWatch(
+        settings, delivery=delivery, scheduler=scheduler, rounds=rounds, store=store,
+        prompts=prompts,
+    )
+    # Its own event: watchfiles' thread ends on it within a step, not on cancellation.
+    config_stop = anyio.Event()
     try:
         async with anyio.create_task_group() as tg:
             await tg.start(writer.run)
@@ -92,6 +101,8 @@ async def run_daemon(
                 await helpers.start(rounds.run)
                 await helpers.start(delivery.run)
                 scheduler.start()
+                if config_watch is not None:
+                    await helpers.start(config_watch.run, config_stop)
                 await server.start()
                 where = f"unix:{settings.socket_path}" + (
                     f" and tcp port {server.tcp_port}" if server.tcp_port else ""
@@ -109,6 +120,7 @@ async def run_daemon(
 
                 log.info("gepad shutting down")
                 notifier.stopping()
+                config_stop.set()
                 scheduler.stop()
                 prompts.close()
                 await server.stop(settings.grace_seconds)

@@ -14,9 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["ConfigError", "Settings", "TokenGrant", "hash_token", "load_settings"]
+__all__ = ["ConfigError", "HookSettings", "Settings", "TokenGrant", "hash_token", "load_settings"]
 
 DEFAULT_CONFIG_NAME = "gepad.toml"
+# The top-level keys of the config file; any other is refused, naming it.
+KNOWN_KEYS = frozenset({
+    "state_dir", "runtime_dir", "socket", "tcp", "tokens", "grace_seconds", "writer_batch_max",
+    "max_message_bytes", "max_concurrent_rounds", "nightly_cron", "evolve_debounce_seconds",
+    "adapters", "hooks",
+})
 _N = TypeVar("_N", int, float)
 
 
@@ -42,6 +48,20 @@ class TokenGrant:
 
 
 @dataclass(frozen=True)
+class HookSettings:
+    """The ``[hooks]`` table: who a coding agent's session is, and how long its hook may try.
+
+    ``user`` None means the local login name (resolved by the hook, not here, so a daemon that
+    never runs a hook never asks the system who is logged in).
+    """
+
+    user: str | None = None
+    program: str = "editor.system"
+    # Everything one hook run spends talking to the daemon (spool flush included).
+    timeout_seconds: float = 2.0
+
+
+@dataclass(frozen=True)
 class Settings:
     state_dir: Path
     runtime_dir: Path
@@ -63,7 +83,7 @@ class Settings:
     # The [[adapters]] tables as written: each plugin reads its own keys when the daemon starts
     # (gepad.adapters.config), so a client command never imports a plugin.
     adapters: tuple[Mapping[str, Any], ...] = ()
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    hooks: HookSettings = field(default_factory=HookSettings)
 
     @property
     def database_path(self) -> Path:
@@ -120,12 +140,12 @@ def load_settings(
 
 
 def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Settings:
-    known = {
-        "state_dir", "runtime_dir", "socket", "tcp", "tokens", "grace_seconds",
-        "writer_batch_max", "max_message_bytes", "max_concurrent_rounds", "nightly_cron",
-        "evolve_debounce_seconds", "adapters",
-    }
-    extra = {k: v for k, v in raw.items() if k not in known}
+    unknown = sorted(set(raw) - KNOWN_KEYS)
+    if unknown:
+        # A typo would otherwise leave a default silently in force.
+        raise ConfigError(
+            f"{unknown[0]}: unknown setting (known: {', '.join(sorted(KNOWN_KEYS))})"
+        )
 
     state_dir = Path(env.get("GEPAD_STATE_DIR") or raw.get("state_dir") or default_state_dir(env))
     runtime_dir = Path(
@@ -160,7 +180,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
         nightly_cron=str(raw.get("nightly_cron", "17 3 * * *")),
         evolve_debounce_seconds=_number(raw, "evolve_debounce_seconds", 30.0, float),
         adapters=_tables(raw, "adapters"),
-        extra=extra,
+        hooks=_hooks(raw.get("hooks", {}), env),
     )
 
 
@@ -179,6 +199,29 @@ def _parse_tokens(items: Any) -> list[TokenGrant]:
             raise ConfigError(f"tokens[{i}]: set exactly one of user = \"<id>\" or admin = true")
         grants.append(TokenGrant(digest.lower(), user if isinstance(user, str) else None))
     return grants
+
+
+def _hooks(table: Any, env: Mapping[str, str]) -> HookSettings:
+    if not isinstance(table, dict):
+        raise ConfigError("hooks: expected a table ([hooks])")
+    unknown = sorted(set(table) - {"user", "program", "timeout_seconds"})
+    if unknown:
+        raise ConfigError(
+            f"hooks.{unknown[0]}: unknown key (known: user, program, timeout_seconds)"
+        )
+    values: dict[str, str] = {}
+    for key, var in (("user", "GEPAD_USER"), ("program", "GEPAD_PROGRAM")):
+        value = env.get(var) or table.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str) or not value.strip():
+            raise ConfigError(f"hooks.{key}: expected a non-empty string, got {value!r}")
+        values[key] = value.strip()
+    return HookSettings(
+        user=values.get("user"),
+        program=values.get("program", "editor.system"),
+        timeout_seconds=_number(table, "timeout_seconds", 2.0, float),
+    )
 
 
 def _tables(raw: dict[str, Any], key: str) -> tuple[Mapping[str, Any], ...]:

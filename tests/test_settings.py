@@ -45,6 +45,7 @@ def test_file_and_environment(tmp_path: Path) -> None:
         ("this is = = not toml", "not valid TOML"),
         ('adapters = "editor"\n', "adapters: expected an array of tables"),
         ('adapters = [1]\n', "adapters[0]: expected a table"),
+        ("nightly_corn = '0 3 * * *'\n", "nightly_corn: unknown setting"),
     ],
 )
 def test_bad_config_is_explained(tmp_path: Path, text: str, fragment: str) -> None:
@@ -63,9 +64,34 @@ def test_adapter_tables_are_kept_for_their_plugins_to_read(tmp_path: Path) -> No
         {"plugin": "webhook", "program": "bot", "url": "https://x"},
         {"plugin": "editor", "user": "alice", "program": "bot"},
     )
-    assert "adapters" not in s.extra
 
 
 def test_explicit_missing_config_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
         load_settings(tmp_path / "missing.toml", env={})
+
+
+def test_hooks_table_and_its_environment(tmp_path: Path) -> None:
+    path = tmp_path / "gepad.toml"
+    path.write_text('[hooks]\nuser = "alice"\nprogram = "editor.system"\ntimeout_seconds = 1.5\n')
+    s = load_settings(path, env={})
+    assert (s.hooks.user, s.hooks.program, s.hooks.timeout_seconds) == (
+        "alice", "editor.system", 1.5)
+    s = load_settings(path, env={"GEPAD_USER": "bob", "GEPAD_PROGRAM": "support-bot"})
+    assert (s.hooks.user, s.hooks.program) == ("bob", "support-bot")
+    assert load_settings(env={"XDG_CONFIG_HOME": str(tmp_path / "none")}).hooks.user is None
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("[hooks]\nusr = 'alice'\n", "hooks.usr: unknown key"),
+        ("[hooks]\nuser = 3\n", "hooks.user: expected a non-empty string"),
+        ("hooks = 1\n", "hooks: expected a table"),
+    ],
+)
+def test_bad_hooks_table_is_explained(tmp_path: Path, text: str, fragment: str) -> None:
+    path = tmp_path / "gepad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=fragment):
+        load_settings(path, env={})

@@ -6,7 +6,8 @@ per user and program, holds only the newest version not yet delivered: a slow or
 skips straight to the newest prompt and its backlog never grows past one entry per user. A
 failure is logged, shown by `status()` and retried with backoff; it never reaches the daemon or
 another target. What each target confirmed is recorded in the store, so a restart delivers what
-changed while gepad was down and nothing else.
+changed while gepad was down and nothing else. The set of targets can change while it runs
+(`reconfigure`, on a config reload): a new or changed target starts as it would at a restart.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from __future__ import annotations
 import heapq
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -73,6 +74,9 @@ class TargetStatus:
 class _Target:
     loaded: LoadedTarget
     pending: dict[_Key, ServedState] = field(default_factory=dict)
+    # The user and program being delivered right now: still pending until it succeeds, though
+    # out of `pending` (a newer version may arrive there meanwhile).
+    in_flight: _Key | None = None
     delivered: dict[_Key, DeliveryRecord] = field(default_factory=dict)
     wake: anyio.Event = field(default_factory=anyio.Event)
     failures: int = 0
@@ -80,6 +84,11 @@ class _Target:
     last_error_at: float | None = None
     last_edit_note: str = ""
     last_edit_at: float | None = None
+    # Set when the daemon stops or a reload removes the target: its edit watch returns.
+    stop: anyio.Event = field(default_factory=anyio.Event)
+    # Cancelled when a reload removes the target; may be cancelled before its task enters it.
+    delivery_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    watch_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
 
     @property
     def name(self) -> str:
@@ -122,6 +131,9 @@ class DeliveryHost:
         self._sleep = sleep
         self._stop = anyio.Event()
         self._done = anyio.Event()
+        # The task groups that run targets, while `run` holds them open.
+        self._deliveries: anyio.abc.TaskGroup | None = None
+        self._watches: anyio.abc.TaskGroup | None = None
 
     def __len__(self) -> int:
         return len(self._targets)
@@ -130,14 +142,38 @@ class DeliveryHost:
 
     def resume(self, records: Iterable[DeliveryRecord], served: Iterable[ServedState]) -> None:
         """At start-up: what each target confirmed before, and what users are served now."""
-        by_name = {t.name: t for t in self._targets}
+        self._prime(self._targets, records, served)
+
+    def reconfigure(
+        self, targets: Sequence[LoadedTarget], *, unchanged: Collection[str],
+        records: Iterable[DeliveryRecord], served: Iterable[ServedState],
+    ) -> None:
+        """Serve ``targets`` from now on. A running target named in ``unchanged`` goes on as it
+        is (its queue, its failures); every other is stopped, and each new or changed one starts
+        as at a restart, from ``records`` (what the store says it confirmed) and ``served``."""
+        running = {t.name: t for t in self._targets}
+        kept = {name: running[name] for name in unchanged if name in running}
+        fresh = [_Target(t) for t in targets if t.name not in kept]
+        self._targets = [kept.get(t.name) or next(f for f in fresh if f.name == t.name)
+                         for t in targets]
+        for target in running.values():
+            if target.name not in kept:
+                self._retire(target)
+        self._prime(fresh, records, served)
+        for target in fresh:
+            self._start(target)
+
+    def _prime(self, targets: Sequence[_Target], records: Iterable[DeliveryRecord],
+               served: Iterable[ServedState]) -> None:
+        by_name = {t.name: t for t in targets}
         for record in records:
             target = by_name.get(record.target)
             if target is not None:
                 target.delivered[(record.user_id, record.program)] = record
         for state in served:
-            self.on_served(state)
-        for target in self._targets:
+            for target in targets:
+                self._offer(target, state)
+        for target in targets:
             setup = target.loaded.config.setup
             if setup.user_id is not None:
                 # A target for one user gets the program's seed while nothing else is served.
@@ -176,26 +212,52 @@ class DeliveryHost:
         """Deliver and watch for edits until `close()`."""
         try:
             async with anyio.create_task_group() as deliveries:
-                for target in self._targets:
-                    deliveries.start_soon(self._deliver_loop, target)
+                self._deliveries = deliveries
                 async with anyio.create_task_group() as watches:
+                    self._watches = watches
                     for target in self._targets:
-                        watch = target.loaded.edit_watch
-                        if watch is not None:
-                            watches.start_soon(self._watch_loop, target, watch)
+                        self._start(target)
                     task_status.started()
                     await self._stop.wait()
+                    self._watches = None
                     watches.cancel_scope.deadline = anyio.current_time() + STOP_GRACE_SECONDS
                 # A delivery cut short here was not recorded: the next start delivers it again.
+                self._deliveries = None
                 deliveries.cancel_scope.cancel()
         finally:
+            self._deliveries = self._watches = None
             self._done.set()
 
     async def close(self) -> None:
         """Stop the edit watches (each returns on the stop event) and the deliveries."""
         self._stop.set()
+        for target in self._targets:
+            target.stop.set()
         with anyio.move_on_after(STOP_GRACE_SECONDS + 1):
             await self._done.wait()
+
+    def _start(self, target: _Target) -> None:
+        # Before `run` (or after `close`) there is nothing to start in: `run` starts them all.
+        if self._deliveries is not None:
+            self._deliveries.start_soon(self._delivery_task, target)
+        watch = target.loaded.edit_watch
+        if watch is not None and self._watches is not None:
+            self._watches.start_soon(self._watch_task, target, watch)
+
+    def _retire(self, target: _Target) -> None:
+        log.info("adapter %s: removed by a config reload", target.name)
+        target.stop.set()
+        # Like at shutdown: a delivery cut short was not recorded, the watch gets a grace.
+        target.delivery_scope.cancel()
+        target.watch_scope.deadline = anyio.current_time() + STOP_GRACE_SECONDS
+
+    async def _delivery_task(self, target: _Target) -> None:
+        with target.delivery_scope:
+            await self._deliver_loop(target)
+
+    async def _watch_task(self, target: _Target, watch: EditWatch) -> None:
+        with target.watch_scope:
+            await self._watch_loop(target, watch)
 
     async def _deliver_loop(self, target: _Target) -> None:
         while True:
@@ -207,12 +269,15 @@ class DeliveryHost:
             state = target.pending.pop(key)
             if not target.needs(state):
                 continue
+            target.in_flight = key
             try:
                 with anyio.fail_after(target.loaded.config.timeout_seconds):
                     await target.loaded.adapter.deliver(target.delivery(state))
             except Exception as exc:
                 await self._failed(target, state, exc)
                 continue
+            finally:
+                target.in_flight = None
             target.failures = 0
             record = DeliveryRecord(target.name, state.user_id, state.program,
                                     state.candidate_id, state.version, self._clock())
@@ -240,7 +305,7 @@ class DeliveryHost:
     async def _watch_loop(self, target: _Target, watch: EditWatch) -> None:
         channel = _Channel(self, target)
         failures = 0
-        while not self._stop.is_set():
+        while not target.stop.is_set():
             try:
                 await watch.watch_edits(channel)
                 return
@@ -251,7 +316,7 @@ class DeliveryHost:
                 log.warning("adapter %s: the edit watch failed; restarting it", target.name,
                             exc_info=True)
                 with anyio.move_on_after(target.loaded.config.backoff(failures)):
-                    await self._stop.wait()
+                    await target.stop.wait()
 
     # ------------------------------------------------------------------ reporting
 
@@ -263,7 +328,8 @@ class DeliveryHost:
                 watches_edits=t.loaded.edit_watch is not None,
                 delivered=heapq.nlargest(LISTED_DELIVERIES, t.delivered.values(),
                                          key=lambda r: (r.delivered_at, r.user_id, r.program)),
-                delivered_users=len(t.delivered), pending=len(t.pending),
+                delivered_users=len(t.delivered),
+                pending=len(t.pending.keys() | ({t.in_flight} if t.in_flight else set())),
                 failures=t.failures, last_error=t.last_error, last_error_at=t.last_error_at,
                 last_edit_note=t.last_edit_note, last_edit_at=t.last_edit_at,
             )
@@ -283,7 +349,7 @@ class _Channel:
 
     @property
     def stop(self) -> anyio.Event:
-        return self._host._stop
+        return self._target.stop
 
     def _state(self) -> ServedState | None:
         return self._host._current(*self._key)

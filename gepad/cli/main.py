@@ -18,6 +18,7 @@ from gepad.cli.commands import (
     adapters,
     demo,
     feedback,
+    hook,
     lineage,
     programs,
     prompts,
@@ -50,7 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     add_connection_options(common, defaults=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module in (serve, feedback, prompts, lineage, programs, rounds, rubric, adapters, demo):
+    for module in (
+        serve, feedback, prompts, lineage, programs, rounds, rubric, adapters, hook, demo
+    ):
         module.register(sub, [common])
     return parser
 

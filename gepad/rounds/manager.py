@@ -182,6 +182,10 @@ class RoundManager:
         self._live: dict[str, _Live] = {}
         self._tg: TaskGroup | None = None
 
+    def set_max_concurrent_rounds(self, limit: int) -> None:
+        """A config reload's new limit: rounds running past it finish, new ones wait."""
+        self._rounds.total_tokens = limit
+
     # ------------------------------------------------------------------ lifecycle
 
     async def run(self, *, task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED

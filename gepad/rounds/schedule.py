@@ -64,6 +64,20 @@ class EvolutionScheduler:
                                 misfire_grace_time=3600)
         self._scheduler.start()
 
+    def reschedule(self, *, nightly_cron: str, debounce_seconds: float) -> None:
+        """New settings from a config reload; ValueError for a cron it cannot read (and then
+        nothing changes). A debounced round already waiting keeps its time."""
+        cron = CronTrigger.from_crontab(nightly_cron, timezone=UTC)
+        self._cron, self._debounce = cron, debounce_seconds
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.reschedule_job("nightly", trigger=cron)
+
+    def next_nightly(self) -> datetime | None:
+        """When the nightly round fires next (None before `start`)."""
+        job = None if self._scheduler is None else self._scheduler.get_job("nightly")
+        when: datetime | None = None if job is None else job.next_run_time
+        return when
+
     def stop(self) -> None:
         if self._scheduler is not None and self._scheduler.running:
             self._scheduler.shutdown(wait=False)

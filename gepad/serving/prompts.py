@@ -34,6 +34,10 @@ class ServedPrompts:
         for state in states:
             self._served[(state.user_id, state.program)] = state
 
+    def states(self) -> list[ServedState]:
+        """Every prompt served to someone (not the seeds of users never served anything)."""
+        return list(self._served.values())
+
     def get(self, user_id: str, program: str) -> ServedState | None:
         """The served prompt, or the program's seed for a user never served anything else;
         None when the program does not exist."""

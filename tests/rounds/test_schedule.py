@@ -143,3 +143,32 @@ async def test_the_event_count_starts_again_after_a_round_fires(tmp_path: Path) 
     finally:
         scheduler.stop()
         writer.close()
+
+
+@pytest.mark.anyio
+async def test_a_reload_changes_the_cron_and_the_debounce(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite3"
+    writer = Writer(connect_writer(db))
+    program = Program(name="bot", seed_components={"system": "s"},
+                      task_model=ModelSettings(model="openai/x"),
+                      evolution=EvolutionSettings(evolve_after_events=1))
+    evolver = RecordingEvolver()
+    scheduler = EvolutionScheduler(rounds=evolver, programs=ProgramRegistry([program]),
+                                   store=Store(db, writer), nightly_cron="17 3 * * *",
+                                   debounce_seconds=3600)
+    scheduler.start()
+    try:
+        first = scheduler.next_nightly()
+        assert first is not None and (first.hour, first.minute) == (3, 17)
+        with pytest.raises(ValueError):
+            scheduler.reschedule(nightly_cron="every night", debounce_seconds=0.05)
+        assert scheduler.next_nightly() == first  # a refused cron changes nothing
+        scheduler.reschedule(nightly_cron="5 4 * * *", debounce_seconds=0.05)
+        later = scheduler.next_nightly()
+        assert later is not None and (later.hour, later.minute) == (4, 5)
+        scheduler.on_feedback("ann", "bot", 1)
+        # With the old debounce this would wait an hour; the new one fires it now.
+        await until(lambda: len(evolver.calls) == 1)
+    finally:
+        scheduler.stop()
+        writer.close()
