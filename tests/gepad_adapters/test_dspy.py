@@ -140,6 +140,18 @@ async def test_delivery_writes_a_program_that_dspy_loads_with_the_served_instruc
     assert [dict(demo) for demo in loaded.draft.demos] == [{"question": "q", "draft": "d"}]
 
 
+async def test_a_predictor_without_a_component_of_its_own_or_a_default_keeps_its_own(
+        tmp_path: Path) -> None:
+    path = tmp_path / "program.json"
+    dspy_programs.pipeline().save(str(path))
+    await DSPyProgramFile(setup(path=str(path))).deliver(delivery({"polish": UPPER}))
+    loaded = dspy_programs.pipeline()
+    loaded.load(str(path))
+    assert loaded.polish.signature.instructions == UPPER
+    assert loaded.draft.signature.instructions == \
+        dspy_programs.pipeline().draft.signature.instructions
+
+
 async def test_delivering_the_same_prompt_again_writes_nothing() -> None:
     path = Path("/srv/program.json")
     files = MemoryFiles({path: json.dumps({"respond.predict": {
