@@ -140,4 +140,5 @@ def test_the_built_in_adapters_register_through_the_same_entry_points() -> None:
             if ep.dist is not None and ep.dist.name == "gepad"}
     assert ours == {"editor": "gepad_adapters.editor:EditorAdapter",
                     "webhook": "gepad_adapters.webhook:WebhookAdapter",
-                    "command": "gepad_adapters.command:CommandAdapter"}
+                    "command": "gepad_adapters.command:CommandAdapter",
+                    "dspy": "gepad_adapters.dspy:plugin"}

@@ -1,7 +1,8 @@
 """Test double: an OpenAI-compatible chat server on loopback, deterministic, dispatching on the
 model name. It plays a tiny world in which the user wants every answer in UPPERCASE:
 
-* ``task-double`` answers "ok: <question>", in uppercase only if its system prompt says UPPERCASE;
+* ``task-double`` answers "ok: <question>", in uppercase only if its system prompt says UPPERCASE
+  (asked in DSPy's chat format, it answers each output field that way, in that format);
 * ``judge-double`` grades the quoted output (1 if uppercase, else 0, with feedback in words);
 * ``reflect-double`` proposes a prompt that asks for uppercase, between the engine's markers.
 
@@ -21,11 +22,24 @@ from typing import Any
 _GRADED = re.compile(r"\[(\S+) output to grade\]\n(.*?)\n\[/\1\]", re.S)
 
 
+# DSPy's ChatAdapter: "[[ ## name ## ]]" then the value; the fields it wants back are quoted.
+_DSPY_GIVEN = re.compile(r"\[\[ ## (\w+) ## \]\]\n(.*?)(?=\n\n\[\[ ## |\n\nRespond with|\Z)", re.S)
+_DSPY_WANTED = re.compile(r"`\[\[ ## (\w+) ## \]\]`")
+
+
 def task_answer(messages: list[dict[str, str]]) -> str:
     system = next((m["content"] for m in messages if m["role"] == "system"), "")
-    question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    request = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    dspy_request = request.startswith("[[ ## ")
+    question = next(iter(dict(_DSPY_GIVEN.findall(request)).values()), "") if dspy_request \
+        else request
     answer = f"ok: {question}"
-    return answer.upper() if "UPPERCASE" in system else answer
+    answer = answer.upper() if "UPPERCASE" in system else answer
+    if not dspy_request:
+        return answer
+    wanted = [name for name in _DSPY_WANTED.findall(request) if name != "completed"]
+    return "".join(f"[[ ## {name} ## ]]\n{answer}\n\n" for name in wanted) + \
+        "[[ ## completed ## ]]"
 
 
 _FEEDBACK = re.compile(r"\[(\S+) feedback (\S+) \((\w+)\)\]\n(.*?)\n\[/\1\]", re.S)
