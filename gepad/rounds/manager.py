@@ -314,7 +314,8 @@ class RoundManager:
         if self._prompts.is_pinned(user_id, program_name):
             await self._end(run, "succeeded", _PINNED)
             return
-        problems = self._seams.problems(program)
+        # In a worker thread: the first call imports litellm, seconds the event loop cannot wait.
+        problems = await anyio.to_thread.run_sync(self._seams.problems, program)
         if problems:
             await self._end(run, "failed", "failed before any model call: " + "; ".join(problems))
             return
