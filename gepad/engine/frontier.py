@@ -8,7 +8,7 @@ import numpy as np
 
 from .config import FrontierKind
 from .model import Candidate
-from .pareto import Frontier, compute_frontier, winners
+from .pareto import BoolArray, Frontier, compute_frontier, winners
 from .scores import FloatArray, ScoreMatrix
 from .state import EngineState
 
@@ -76,12 +76,20 @@ def frontier_report(
 
 def best_by_val(state: EngineState) -> Candidate | None:
     """The candidate with the best val mean among those scored on every val example."""
-    agg = state.scores.aggregate
-    if agg.shape[1] == 0 or agg.shape[0] == 0:
+    row = best_full_row(state.scores.aggregate)
+    return None if row is None else state.candidates[row]
+
+
+def best_full_row(agg: FloatArray, rows: BoolArray | None = None) -> int | None:
+    """The row (among `rows`, default all) with the best val mean among those scored on every
+    val example, or None when there is none."""
+    if agg.shape[1] == 0:
         return None
     full = ~np.isnan(agg).any(axis=1)
+    if rows is not None:
+        full &= rows
     if not full.any():
         return None
     means = np.where(full, np.nan_to_num(agg).mean(axis=1), -np.inf)
     # argmax returns the first maximum: ties go to the older candidate (less churn).
-    return state.candidates[int(np.argmax(means))]
+    return int(np.argmax(means))

@@ -38,10 +38,10 @@ from __future__ import annotations
 import numpy as np
 
 from .config import FrontierKind
-from .frontier import frontier_of
+from .frontier import best_full_row, frontier_of
 from .paired import mean_bounds
 from .pareto import TOL, BoolArray
-from .scores import FloatArray, ScoreMatrix
+from .scores import ScoreMatrix
 
 # The top of the 0..1 score scale: what an unscored example may still bring.
 TOP_SCORE = 1.0
@@ -57,7 +57,7 @@ class Race:
         agg = matrix.aggregate
         others: BoolArray = np.ones(matrix.n_rows, dtype=bool)
         others[row] = False
-        self.best_row = _best_full_row(agg, others)
+        self.best_row = best_full_row(agg, others)
         self.best_mean = None if self.best_row is None else float(agg[self.best_row].mean())
         # Scores it had before the race: exact, and not a sample of anything.
         self._before: BoolArray = ~np.isnan(agg[row])
@@ -108,14 +108,3 @@ class Race:
         where = "stays on the frontier" if self.row in front.members else "is off the frontier"
         return f"after {scored} of {matrix.aggregate.shape[1]} val examples{beat}; it {where}"
 
-
-def _best_full_row(agg: FloatArray, rows: BoolArray) -> int | None:
-    """The row with the best val mean among `rows` scored on every val example (the first of
-    equals, as `best_by_val` picks), or None when there is none."""
-    if agg.shape[1] == 0:
-        return None
-    full = rows & ~np.isnan(agg).any(axis=1)
-    if not full.any():
-        return None
-    means = np.where(full, np.nan_to_num(agg).mean(axis=1), -np.inf)
-    return int(np.argmax(means))
