@@ -12,7 +12,6 @@ import json
 from collections.abc import Sequence
 
 from gepad.engine import ChatMessage, Dataset, Example
-from gepad.rubric import Rubric
 from gepad.store.runs import EventRow, ExampleRecord
 
 __all__ = ["build_dataset"]
@@ -20,8 +19,7 @@ __all__ = ["build_dataset"]
 _SPLITS = {"train", "val", "gate"}
 
 
-def build_dataset(examples: Sequence[ExampleRecord], events: Sequence[EventRow],
-                  rubric: Rubric | None = None) -> Dataset:
+def build_dataset(examples: Sequence[ExampleRecord], events: Sequence[EventRow]) -> Dataset:
     by_example: dict[str, list[EventRow]] = {}
     for row in events:
         by_example.setdefault(row.example_id, []).append(row)
@@ -59,4 +57,4 @@ def build_dataset(examples: Sequence[ExampleRecord], events: Sequence[EventRow],
             input=messages, reference=reference, notes=tuple(notes), label=label,
             rejected_outputs=tuple(rejected), dimensions=tuple(dimensions),
         ))
-    return Dataset(built, [item.line() for item in rubric.items] if rubric else ())
+    return Dataset(built)

@@ -328,7 +328,8 @@ class RoundManager:
             return
         rubric, rubric_note = await self._rubric(run, program, inputs.rubric,
                                                  [row.event for row in inputs.events])
-        dataset = build_dataset(inputs.examples, inputs.events, rubric)
+        # The same examples, now with the rubric the reflection LM is to read.
+        dataset = Dataset(dataset, [item.line() for item in rubric.items])
         cache = MemoryEvaluationStore(evaluation_from_json(t) for t in inputs.evaluations)
         seams = self._seams(program, cache, rubric)
         seed = run.seed or zlib.crc32(run.run_id.encode())
@@ -502,15 +503,14 @@ class RoundManager:
             metric_calls=run.metric_calls, tokens=run.tokens, cost_usd=run.cost_usd,
             llm_calls=run.llm_calls,
         )
-        spent = today
         day_budget = Budget(
             max_metric_calls=_cap(b.max_metric_calls_per_day),
             max_tokens=_cap(b.max_tokens_per_day),
             max_cost_usd=_cap(b.max_cost_usd_per_day),
-            metric_calls=sum(r.metric_calls for r in spent),
-            tokens=sum(r.tokens for r in spent),
-            cost_usd=sum(r.cost_usd for r in spent),
-            llm_calls=sum(r.llm_calls for r in spent),
+            metric_calls=sum(r.metric_calls for r in today),
+            tokens=sum(r.tokens for r in today),
+            cost_usd=sum(r.cost_usd for r in today),
+            llm_calls=sum(r.llm_calls for r in today),
         )
         return (round_budget, day_budget)
 
