@@ -20,6 +20,7 @@ from gepad.lineage import CandidateRecord
 from gepad.llm import ModelSettings
 
 __all__ = [
+    "MODEL_ROLES",
     "BudgetCaps",
     "EvolutionSettings",
     "Program",
@@ -30,7 +31,8 @@ __all__ = [
     "validate_program",
 ]
 
-_MODEL_FIELDS = ("task_model", "reflection_model", "judge_model")
+# The program fields that each name a model (ModelSettings).
+MODEL_ROLES = ("task_model", "reflection_model", "judge_model")
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def validate_program(program: Program) -> Program:
     """Check a client's program; return it without the fields only the daemon sets."""
     check_program_name("program.name", program.name)
     check_components("program.seed_components", program.seed_components)
-    for name in _MODEL_FIELDS:
+    for name in MODEL_ROLES:
         settings: ModelSettings = getattr(program, name)
         api_base = settings.api_base or ""
         if len(settings.model) > 256 or len(api_base) > 1024:
@@ -169,7 +171,7 @@ def program_to_json(program: Program) -> str:
         "evolution": asdict(program.evolution),
         "budget": asdict(program.budget),
     }
-    for role in _MODEL_FIELDS:
+    for role in MODEL_ROLES:
         data[role] = _model_to_dict(getattr(program, role))
     return json.dumps(data, sort_keys=True, ensure_ascii=False)
 
@@ -185,5 +187,5 @@ def program_from_json(text: str, *, revision: int, updated_at: float) -> Program
         budget=stored_json.settings(BudgetCaps, data.get("budget") or {}),
         revision=revision,
         updated_at=updated_at,
-        **{role: _model_from_dict(stored_json.field(data, role) or {}) for role in _MODEL_FIELDS},
+        **{role: _model_from_dict(stored_json.field(data, role) or {}) for role in MODEL_ROLES},
     )

@@ -18,7 +18,8 @@ from gepad.errors import InvalidArgument
 from gepad.feedback.event import FeedbackEvent
 from gepad.lineage import CandidateRecord, ServedChange, ServedState
 from gepad.llm import ModelSettings
-from gepad.programs import BudgetCaps, EvolutionSettings, Program
+from gepad.programs import MODEL_ROLES, BudgetCaps, EvolutionSettings, Program
+from gepad.rounds.manager import FrontierView
 from gepad.rubric import Rubric
 from gepad.runs import Run, RunProgress
 from gepad.v1 import gepad_pb2 as pb
@@ -26,9 +27,11 @@ from gepad.v1 import gepad_pb2 as pb
 __all__ = [
     "adapter_message",
     "budget_from_message",
+    "budget_message",
     "candidate_message",
     "change_message",
     "event_from_message",
+    "frontier_message",
     "program_from_message",
     "program_message",
     "progress_message",
@@ -39,7 +42,6 @@ __all__ = [
 
 _RUN_STATUS_VALUE = {name: value for value, name in RUN_STATUS.items()}
 _ORIGIN_VALUE = {name: value for value, name in CANDIDATE_ORIGIN.items()}
-_MODEL_ROLES = ("task_model", "reflection_model", "judge_model")
 
 
 def _stamp(timestamp: Timestamp, seconds: float) -> None:
@@ -65,6 +67,10 @@ def budget_from_message(message: pb.Budget) -> BudgetCaps:
     return BudgetCaps(**{f.name: getattr(message, f.name) for f in fields(BudgetCaps)})
 
 
+def budget_message(caps: BudgetCaps) -> pb.Budget:
+    return pb.Budget(**{f.name: getattr(caps, f.name) for f in fields(BudgetCaps)})
+
+
 def program_from_message(message: pb.Program) -> Program:
     ev = message.evolution
     evolution: dict[str, Any] = {f.name: getattr(ev, f.name) for f in fields(EvolutionSettings)}
@@ -77,7 +83,7 @@ def program_from_message(message: pb.Program) -> Program:
         description=message.description,
         revision=message.revision,
         updated_at=_seconds(message.updated_at),
-        **{role: _model(getattr(message, role)) for role in _MODEL_ROLES},
+        **{role: _model(getattr(message, role)) for role in MODEL_ROLES},
     )
 
 
@@ -88,9 +94,9 @@ def program_message(program: Program) -> pb.Program:
         evolution=pb.EvolutionSettings(**{
             f.name: getattr(program.evolution, f.name) for f in fields(EvolutionSettings)
         }),
-        budget=pb.Budget(**{f.name: getattr(program.budget, f.name) for f in fields(BudgetCaps)}),
+        budget=budget_message(program.budget),
     )
-    for role in _MODEL_ROLES:
+    for role in MODEL_ROLES:
         settings: ModelSettings = getattr(program, role)
         if not (settings.model or settings.api_base or settings.api_key_env or settings.params):
             continue  # an unset role stays unset in the message
@@ -153,6 +159,19 @@ def candidate_message(record: CandidateRecord) -> pb.Candidate:
     return message
 
 
+def frontier_message(view: FrontierView) -> pb.GetFrontierResponse:
+    response = pb.GetFrontierResponse(
+        served_candidate_id=view.served_candidate_id, val_examples=view.val_examples
+    )
+    for node, entry in view.entries:
+        response.entries.add(
+            candidate=candidate_message(node), val_score=entry.val_score,
+            instances_won=entry.instances_won, val_coverage=entry.val_coverage,
+            dimension_scores=entry.dimension_scores,
+        )
+    return response
+
+
 def change_message(change: ServedChange) -> pb.ServedChange:
     message = pb.ServedChange(
         version=change.version, from_candidate_id=change.from_candidate_id,
@@ -174,7 +193,7 @@ def run_message(run: Run) -> pb.Run:
         frontier_size=run.frontier_size, best_val_score=run.best_val_score,
         metric_calls=run.metric_calls, llm_calls=run.llm_calls, tokens=run.tokens,
         cost_usd=run.cost_usd,
-        budget=pb.Budget(**{f.name: getattr(run.budget, f.name) for f in fields(BudgetCaps)}),
+        budget=budget_message(run.budget),
         promoted=run.promoted, promoted_candidate_id=run.promoted_candidate_id,
         message=run.message,
     )

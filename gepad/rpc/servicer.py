@@ -32,6 +32,7 @@ from gepad.rpc.messages import (
     candidate_message,
     change_message,
     event_from_message,
+    frontier_message,
     program_from_message,
     program_message,
     progress_message,
@@ -304,16 +305,7 @@ class GepadServicer:
     ) -> pb.GetFrontierResponse:
         self._user_program(request.user_id, request.program)
         view = await self._require_evolution().frontier(request.user_id, request.program)
-        response = pb.GetFrontierResponse(
-            served_candidate_id=view.served_candidate_id, val_examples=view.val_examples
-        )
-        for node, entry in view.entries:
-            response.entries.add(
-                candidate=candidate_message(node), val_score=entry.val_score,
-                instances_won=entry.instances_won, val_coverage=entry.val_coverage,
-                dimension_scores=entry.dimension_scores,
-            )
-        return response
+        return frontier_message(view)
 
     # ------------------------------------------------------------------ rubric
 
