@@ -3,13 +3,13 @@ real one; `MemoryFiles` keeps files in a dict for tests."""
 
 from __future__ import annotations
 
-import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
 import anyio
+
+from gepad.atomic_files import write_atomically
 
 __all__ = ["DiskFiles", "FileChangedError", "Files", "MemoryFiles"]
 
@@ -56,25 +56,13 @@ def _write(path: Path, text: str, expect: str | None) -> None:
         mode = stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         mode = NEW_FILE_MODE
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.gepad-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode("utf-8", "surrogateescape"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
+
+    def unchanged() -> None:
         if _read(path) != expect:
             raise FileChangedError(f"{path} changed while gepad was writing it")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    # The rename is durable only once the directory is.
-    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+
+    write_atomically(path, text.encode("utf-8", "surrogateescape"), mode=mode,
+                     before_replace=unchanged)
 
 
 class DiskFiles:

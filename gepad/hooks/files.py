@@ -1,14 +1,13 @@
-"""The hooks' own files under ``<state_dir>/hooks``: private, written whole or not at all."""
+"""The hooks' own files under ``<state_dir>/hooks``: a private directory and the log (their
+records are written with gepad.atomic_files)."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import time
 from pathlib import Path
 
-__all__ = ["append_log", "private_dir", "write_atomically"]
+__all__ = ["append_log", "private_dir"]
 
 
 def private_dir(path: Path) -> Path:
@@ -17,21 +16,6 @@ def private_dir(path: Path) -> Path:
     # mkdir's mode is masked by the umask and ignored for a directory that already exists.
     os.chmod(path, 0o700)
     return path
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """A reader (the next hook run, racing this one) sees the old file or the new, never half."""
-    fd, partial = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(partial)
-        raise
 
 
 def append_log(path: Path, line: str) -> None:

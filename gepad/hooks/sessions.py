@@ -12,7 +12,8 @@ import json
 import time
 from pathlib import Path
 
-from gepad.hooks.files import private_dir, write_atomically
+from gepad.atomic_files import write_atomically
+from gepad.hooks.files import private_dir
 from gepad.hooks.turns import Exchange
 
 __all__ = ["Sessions"]

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from google.protobuf.message import DecodeError
 
+from gepad.atomic_files import write_atomically
 from gepad.client import Client
 from gepad.client.status_errors import GepadError, InvalidArgument, Unreachable
-from gepad.hooks.files import private_dir, write_atomically
+from gepad.hooks.files import private_dir
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["FlushReport", "Spool"]
