@@ -33,7 +33,7 @@ from .promotion import (
     choose_promotion,
     decide_gate,
 )
-from .reflection import Proposal, Record, build_reflection_prompt, parse_proposal
+from .reflection import Proposal, Record, build_reflection_prompt, fence_for, parse_proposal
 from .sampler import SamplerState, next_minibatch
 from .scores import ScoreMatrix
 from .seams import (
@@ -127,6 +127,7 @@ __all__ = [
     "content_hash",
     "decide_gate",
     "eligible_pairs",
+    "fence_for",
     "frontier_of",
     "frontier_report",
     "new_round",

@@ -75,7 +75,7 @@ class Proposal:
     rejection: str | None
 
 
-def _fence(texts: Sequence[str]) -> str:
+def fence_for(texts: Sequence[str]) -> str:
     """A fence word that occurs in none of the quoted texts (so data cannot close its block)."""
     seed = hashlib.sha256("\x00".join(texts).encode("utf-8")).hexdigest()
     for i in range(0, len(seed) - 8):
@@ -108,7 +108,7 @@ def build_reflection_prompt(
         quoted += [r.output, r.feedback, r.example.reference or ""]
         quoted += list(r.example.notes) + list(r.example.rejected_outputs)
         quoted.append(_trace_text(r.trace))
-    fence = _fence(quoted)
+    fence = fence_for(quoted)
 
     def block(label: str, text: str) -> str:
         return f"[{fence} {label}]\n{_clip(text, max_quote_chars)}\n[/{fence}]"

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from gepad.engine import ChatMessage, EvaluationError, Example, Verdict
+from gepad.engine import ChatMessage, EvaluationError, Example, Verdict, fence_for
 from gepad.llm import LLMClient
 from gepad.rubric import Rubric
 
 from .contract import ask, parse_judge_answer
-from .quoting import fence_for
 
 PROMPT_VERSION = "judge-prompt-v1"
 

@@ -17,13 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 
-from gepad.engine import ChatMessage, Usage
+from gepad.engine import ChatMessage, Usage, fence_for
 from gepad.feedback.event import FeedbackEvent
 from gepad.llm import LLMClient
 from gepad.rubric import Rubric, RubricItem
 
 from .contract import ContractError, ask, json_object
-from .quoting import fence_for
 
 __all__ = [
     "MAX_ITEMS",
