@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from gepad.client.events import FeedbackKindLike
-from gepad.integrations.served import AsyncServedPrompt
+from gepad.integrations.served import AsyncServedPrompt, UserOf, user_of
 from gepad.v1 import gepad_pb2 as pb
 
 if TYPE_CHECKING:
@@ -22,9 +22,6 @@ if TYPE_CHECKING:
 
 __all__ = ["instructions", "record_feedback"]
 
-# Whose prompt: a user id, or a function of the run's context object (``Runner.run(...,
-# context=...)``) for an agent that serves many users.
-UserOf = str | Callable[[Any], str]
 
 
 def instructions(
@@ -34,8 +31,7 @@ def instructions(
     it answers through the client's cache, so a hot-swap reaches running agents."""
 
     async def served_instructions(run_context: RunContextWrapper[Any], agent: Agent[Any]) -> str:
-        user = user_id(run_context.context) if callable(user_id) else user_id
-        return await served.text(user)
+        return await served.text(user_of(user_id, run_context.context))
 
     return served_instructions
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from gepad.client.events import FeedbackKindLike
-from gepad.integrations.served import AsyncServedPrompt
+from gepad.integrations.served import AsyncServedPrompt, UserOf, user_of
 from gepad.v1 import gepad_pb2 as pb
 
 if TYPE_CHECKING:
@@ -25,9 +25,6 @@ if TYPE_CHECKING:
 
 __all__ = ["instructions", "record_feedback"]
 
-# Whose prompt: a user id, or a function of the run's deps (``agent.run(..., deps=...)``) for
-# an agent that serves many users.
-UserOf = str | Callable[[Any], str]
 
 
 def instructions(
@@ -38,8 +35,7 @@ def instructions(
     from pydantic_ai import RunContext
 
     async def served_instructions(ctx: RunContext[Any]) -> str:
-        user = user_id(ctx.deps) if callable(user_id) else user_id
-        return await served.text(user)
+        return await served.text(user_of(user_id, ctx.deps))
 
     return served_instructions
 

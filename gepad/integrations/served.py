@@ -8,6 +8,7 @@ daemon), and feedback recorded against the candidate that was served.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,15 @@ from gepad.client.cache import PromptCache
 from gepad.client.events import FeedbackKindLike, feedback_event
 from gepad.v1 import gepad_pb2 as pb
 
-__all__ = ["AsyncServedPrompt", "ServedPrompt", "component_text"]
+__all__ = ["AsyncServedPrompt", "ServedPrompt", "UserOf", "component_text", "user_of"]
+
+# Whose prompt: a user id, or a function of the framework's per-run object (the OpenAI Agents
+# SDK's run context, pydantic-ai's deps) for an agent that serves many users.
+UserOf = str | Callable[[Any], str]
+
+
+def user_of(user_id: UserOf, run_object: Any) -> str:
+    return user_id(run_object) if callable(user_id) else user_id
 
 
 def component_text(prompt: pb.Prompt, component: str, fallback: Fallback) -> str:
