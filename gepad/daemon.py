@@ -14,6 +14,7 @@ import anyio
 
 from gepad.adapters import DeliveryHost, EditIntake, load_targets, parse_targets
 from gepad.config_watch import ConfigWatch
+from gepad.engine import TaskRunner
 from gepad.programs import ProgramRegistry
 from gepad.rounds import EvolutionScheduler, LiteLLMSeams, RoundManager
 from gepad.rpc.auth import Authenticator
@@ -62,8 +63,13 @@ async def run_daemon(
     # so a later full collection does not walk 100k served prompts while answering calls.
     gc.collect()
     gc.freeze()
+    # An adapter that runs rollouts the way its host does (the DSPy program) replaces the chat
+    # call for the prompts it delivers; the host is built below, and asked at each round's start.
+    def runners(user_id: str, program: str) -> TaskRunner | None:
+        return delivery.runner_for(user_id, program)
+
     rounds = RoundManager(
-        store=store, programs=programs, prompts=prompts, seams=LiteLLMSeams(),
+        store=store, programs=programs, prompts=prompts, seams=LiteLLMSeams(runners=runners),
         max_concurrent_rounds=settings.max_concurrent_rounds,
     )
     scheduler = EvolutionScheduler(

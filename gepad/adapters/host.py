@@ -22,7 +22,7 @@ from typing import Protocol
 import anyio
 
 from gepad.adapters.edits import EditOutcome
-from gepad.adapters.protocols import Delivery, EditWatch
+from gepad.adapters.protocols import Delivery, EditWatch, RolloutRunner
 from gepad.adapters.registry import LoadedTarget
 from gepad.deliveries import DeliveryRecord
 from gepad.lineage import ServedState
@@ -317,6 +317,23 @@ class DeliveryHost:
                             exc_info=True)
                 with anyio.move_on_after(target.loaded.config.backoff(failures)):
                     await target.stop.wait()
+
+    # ------------------------------------------------------------------ rollouts
+
+    def runner_for(self, user_id: str, program: str) -> RolloutRunner | None:
+        """The rollout runner of a target for this user's prompt (one for this user rather than
+        one for every user of the program); None: rounds use the default chat runner. Read at
+        each round's start, so a reload that adds or removes a runner counts from the next."""
+        found: RolloutRunner | None = None
+        for t in self._targets:
+            setup, adapter = t.loaded.config.setup, t.loaded.adapter
+            if setup.program != program or not isinstance(adapter, RolloutRunner):
+                continue
+            if setup.user_id == user_id:
+                return adapter
+            if setup.user_id is None and found is None:
+                found = adapter
+        return found
 
     # ------------------------------------------------------------------ reporting
 

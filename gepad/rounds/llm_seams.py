@@ -1,11 +1,12 @@
 """Turning a program's settings into the engine's seams: the task runner, the evaluator panel
-(rules, the user's corrections, the judge LM) and the reflection LM, all over litellm."""
+(rules, the user's corrections, the judge LM) and the reflection LM, all over litellm, unless an
+adapter runs the user's rollouts the way its host does."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from gepad.engine import Evaluator, MemoryEvaluationStore, Seams
+from gepad.engine import Evaluator, MemoryEvaluationStore, Seams, TaskRunner
 from gepad.evaluators import EvaluatorPanel, JudgeEvaluator, ReferenceEvaluator, RuleEvaluator
 from gepad.llm import ChatTaskRunner, LLMClient, LLMReflection, ModelSettings
 from gepad.programs import Program
@@ -25,12 +26,21 @@ def _default_client(settings: ModelSettings) -> LLMClient:
     return LiteLLMClient(settings)
 
 
+def _no_runners(user_id: str, program: str) -> TaskRunner | None:
+    return None
+
+
 class LiteLLMSeams:
     """The production SeamsFactory. ``client`` is the one place a different LLM transport can be
-    plugged in; by default every role goes through litellm."""
+    plugged in; by default every role goes through litellm. ``runners(user, program)`` is an
+    adapter's rollout runner for that prompt, when one is configured (the composition root asks
+    the delivery host); it replaces the chat call with the task model, and its version is part
+    of every evaluation's cache key, so no output of one runner is reused for another."""
 
-    def __init__(self, client: Callable[[ModelSettings], LLMClient] = _default_client) -> None:
+    def __init__(self, client: Callable[[ModelSettings], LLMClient] = _default_client,
+                 runners: Callable[[str, str], TaskRunner | None] = _no_runners) -> None:
         self._client = client
+        self._runners = runners
 
     def problems(self, program: Program) -> list[str]:
         """Why this program's models cannot be called at all (a missing API key), before a round
@@ -46,7 +56,7 @@ class LiteLLMSeams:
         return self._client(model_settings(program.judge_model, program.task_model))
 
     def __call__(self, program: Program, store: MemoryEvaluationStore,
-                 rubric: Rubric | None = None) -> Seams:
+                 rubric: Rubric | None = None, user_id: str = "") -> Seams:
         if not program.task_model.model:
             raise ValueError(
                 f"program {program.name!r} has no task_model.model; set one to evolve it"
@@ -60,7 +70,8 @@ class LiteLLMSeams:
             ))
         members.append(JudgeEvaluator(self.judge_client(program), rubric=rubric))
         return Seams(
-            runner=ChatTaskRunner(self._client(task)),
+            runner=(self._runners(user_id, program.name)
+                    or ChatTaskRunner(self._client(task))),
             evaluator=EvaluatorPanel(members),
             reflection=LLMReflection(self._client(
                 model_settings(program.reflection_model, program.task_model)

@@ -81,7 +81,7 @@ class SeamsFactory(Protocol):
         ...
 
     def __call__(self, program: Program, store: MemoryEvaluationStore,
-                 rubric: Rubric | None = None) -> Seams: ...
+                 rubric: Rubric | None = None, user_id: str = "") -> Seams: ...
 
 
 @dataclass
@@ -331,7 +331,7 @@ class RoundManager:
         # The same examples, now with the rubric the reflection LM is to read.
         dataset = Dataset(dataset, [item.line() for item in rubric.items])
         cache = MemoryEvaluationStore(evaluation_from_json(t) for t in inputs.evaluations)
-        seams = self._seams(program, cache, rubric)
+        seams = self._seams(program, cache, rubric, user_id)
         seed = run.seed or zlib.crc32(run.run_id.encode())
         config = engine_config(program, seed)
 

@@ -318,3 +318,36 @@ def test_a_restart_delivers_what_changed_while_down_and_nothing_again(
     assert sorted((r.body["user_id"], r.body["version"]) for r in received) == [
         ("alice", 1), ("alice", 2), ("bob", 1)]
     assert received[-1].body["components"] == {"system": "Alice's second."}
+
+
+def test_a_round_runs_rollouts_through_the_users_dspy_program_and_delivers_into_it(
+    daemon_root: Path, double: OpenAIDouble,
+) -> None:
+    from tests.gepad_adapters import dspy_programs
+
+    saved = daemon_root / "program.json"
+    dspy_programs.support().save(str(saved))
+    bot = {"plugin": "dspy", "name": "bot", "user": "alice", "program": PROGRAM,
+           "path": str(saved), "factory": "tests.gepad_adapters.dspy_programs:support",
+           "model": "openai/task-double", "api_base": double.api_base,
+           "api_key_env": "GEPAD_TEST_KEY"}
+    with Daemon(daemon_root, [bot]) as gepad:
+        gepad.register(double.api_base)
+        gepad.feed("alice", 30)
+        gepad.feed("bob", 30)
+        final = gepad.evolve("alice")
+        assert final.promoted, final.message
+        # alice's rollouts ran her DSPy program (DSPy's chat format reached the model)...
+        asked = double.last_messages["task-double"][-1]["content"]
+        assert asked.startswith("[[ ## question ## ]]"), asked
+        gepad.wait_delivered("bot", 1)
+        loaded = dspy_programs.support()
+        loaded.load(str(saved))
+        assert loaded.respond.predict.signature.instructions == \
+            gepad.prompt().components["system"]
+        assert "UPPERCASE" in loaded.respond.predict.signature.instructions
+
+        # ...while bob, whom no runner serves, is scored with the plain chat call.
+        assert gepad.evolve("bob").promoted
+        asked = double.last_messages["task-double"][-1]["content"]
+        assert asked.startswith("question "), asked
