@@ -57,6 +57,9 @@ def _event_text(event: FeedbackEvent) -> str:
         lines.append(f"correction: {event.correction}")
     if event.score is not None:
         lines.append(f"score: {event.score:g}")
+    # A person who rewrote the prompt wrote down what they want: the strongest evidence there is.
+    for component, text in sorted(event.edited_components.items()):
+        lines.append(f"the user rewrote the assistant's prompt ({component}) to: {text}")
     return "\n".join(lines)
 
 
@@ -137,7 +140,7 @@ async def update_rubric(client: LLMClient, rubric: Rubric, events: Sequence[Feed
     seen_ids = {e for i in rubric.items for e in i.evidence}
     while rubric.events_seen < len(events):
         batch = list(events[rubric.events_seen : rubric.events_seen + EVENTS_PER_CALL])
-        stated = [e for e in batch if e.comment or e.correction]
+        stated = [e for e in batch if e.comment or e.correction or e.edited_components]
         if not stated:
             rubric = Rubric(rubric.items, rubric.events_seen + len(batch), now)
             continue

@@ -33,7 +33,9 @@ class RoundInputs:
     """What a round starts from, read in one snapshot."""
 
     examples: list[ExampleRecord]  # by example id
-    events: list[EventRow]  # the events that have an example, in arrival order
+    # Every event of the (user, program), in arrival order; example_id "" for one about no request
+    # (a prompt edit), which the dataset skips and the rubric reads.
+    events: list[EventRow]
     state_json: str | None
     evaluations: list[str]
     runs_today: list[Run]  # the user's rounds of this program started since the day began

@@ -235,7 +235,7 @@ class MemoryStore(StoreContract):
         examples = sorted((e.record for e in t.examples.values()
                            if (e.user_id, e.program) == key), key=lambda r: r.example_id)
         events = [EventRow(e.example_id, event_from_json(e.payload_json))
-                  for e in t.events.values() if (e.user_id, e.program) == key and e.example_id]
+                  for e in t.events.values() if (e.user_id, e.program) == key]
         evaluations = [payload for owner, payload in t.evaluations.values() if owner == key]
         today = sorted((r for r in self._runs_of(user_id, program) if r.started_at >= day_start),
                        key=lambda r: r.started_at)

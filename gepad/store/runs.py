@@ -74,7 +74,7 @@ def read_dataset_rows(
         EventRow(example, event_from_json(payload))
         for example, payload in conn.execute(
             "SELECT example_id, payload_json FROM feedback_events "
-            "WHERE user_id = ? AND program = ? AND example_id != '' ORDER BY seq",
+            "WHERE user_id = ? AND program = ? ORDER BY seq",
             (user_id, program),
         )
     ]

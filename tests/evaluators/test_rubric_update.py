@@ -104,6 +104,21 @@ async def test_new_feedback_is_read_in_batches_and_a_wish_left_out_is_kept() -> 
     assert again.rubric == update.rubric and len(llm.requests) == 2
 
 
+async def test_a_persons_rewrite_of_the_prompt_is_read_as_what_they_want() -> None:
+    rewrite = FeedbackEvent("edit1", "alice", "bot", "prompt_edit",
+                            edited_components={"system": "Answer in one sentence, no emojis."})
+    llm = ScriptedLLM([answer(item("one_sentence", ["edit1"], "This user wants one sentence."))])
+    update = await update_rubric(llm, Rubric(), [said("e1", comment=""), rewrite], now=1.0)
+    assert update.error is None
+    assert update.rubric.items == (
+        RubricItem("one_sentence", "This user wants one sentence.", "all requests", ("edit1",)),)
+    # Quoted as data, in the person's own words, though the edit carries no comment.
+    asked = llm.requests[0][1].content
+    assert ("feedback edit1 (prompt_edit)]\nthe user rewrote the assistant's prompt (system) "
+            "to: Answer in one sentence, no emojis.\n[/") in asked
+    assert "feedback e1 " not in asked
+
+
 async def test_a_failed_or_broken_answer_keeps_what_was_read_before_it() -> None:
     events = [said("e1"), said("e2")]
     broken = ScriptedLLM(["no JSON here", "still none"])

@@ -186,9 +186,14 @@ async def test_a_prompt_edit_is_served_as_a_human_edit_child_of_what_was_served(
     ]
     assert len(told) == 2
     assert store.load_served() == [lineage.served]
-    # An edit is feedback: the user now has history, though it is no example.
+    # An edit is feedback: the user now has history, and rounds read it (the rubric does), though
+    # it is no example.
     assert await store.has_history("alice", "bot")
-    assert (await store.round_inputs("alice", "bot", 0.0)).events == []
+    inputs = await store.round_inputs("alice", "bot", 0.0)
+    assert [(row.event.event_id, row.example_id, dict(row.event.edited_components))
+            for row in inputs.events] == [("e1", "", {"system": "Be brief."}),
+                                          ("e2", "", {"system": "Be briefer."})]
+    assert inputs.examples == []
 
 
 async def test_edits_in_one_batch_each_become_a_version_told_in_order(
@@ -422,13 +427,14 @@ async def test_a_round_starts_from_its_users_examples_events_and_todays_runs(
     examples = sorted(events[:2], key=lambda ev: ev.example_id)  # e3 folds into e1's example
     assert [(e.example_id, e.split, e.input_json) for e in inputs.examples] == [
         (ev.example_id, ev.split, ev.input_json) for ev in examples]
-    # In arrival order, each as the client sent it; the edit has no example, bob's and the other
-    # program's events are not this round's.
+    # In arrival order, each as the client sent it; the edit has no example (the rubric reads
+    # it), bob's and the other program's events are not this round's.
     assert inputs.events == [
         EventRow(ev.example_id, FeedbackEvent(ev.event_id, "alice", "bot", "acceptance",
                                               input=(("user", text),), output="ok"))
         for ev, text in ((events[0], "b"), (events[1], "a"), (events[2], "b"))
-    ]
+    ] + [EventRow("", FeedbackEvent("e4", "alice", "bot", "prompt_edit",
+                                    edited_components={"system": "Be brief."}))]
     assert (inputs.state_json, inputs.evaluations) == (None, [])
     assert [r.run_id for r in inputs.runs_today] == ["today"]
 
