@@ -129,14 +129,19 @@ class EditorAdapter:
         directories = sorted({self._path(f).parent for f in watched})
         for directory in directories:
             await self._io.make_dir(directory)
-        delivered = edits.delivered()
-        if delivered is not None:
-            # Up to date: a file that differs now was edited while gepad was not running.
+        by_path = {self._path(f): f for f in watched}
+
+        async def ready() -> None:
+            # Looked at once changes are watched, so that no edit falls between the two.
+            delivered = edits.delivered()
+            if delivered is None:
+                return  # a delivery is pending: the watch reads edits made after it
+            # Up to date: a file that differs now was edited while gepad was not running (or
+            # while the watch was starting).
             for f in watched:
                 self._known.setdefault(self._path(f), self._text_of(delivered))
             for f in watched:
                 await self._check(f, edits)
-        by_path = {self._path(f): f for f in watched}
 
         async def changed(paths: set[Path]) -> None:
             for path in sorted(paths):
@@ -144,7 +149,7 @@ class EditorAdapter:
                 if f is not None:
                     await self._check(f, edits)
 
-        await self._changes.watch(directories, edits.stop, changed)
+        await self._changes.watch(directories, edits.stop, changed, ready)
 
     async def _settled(self, path: Path) -> tuple[bool, str | None]:
         """The file's content once it stayed the same for one settle period."""

@@ -431,7 +431,8 @@ class RoundManager:
         self._count(run, 0, update.usage.calls, update.usage.tokens, update.usage.cost_usd)
         if update.rubric != rubric:
             await self._store.save_rubric(run.user_id, run.program, update.rubric)
-            self._publish(run, "rubric", f"{len(update.rubric.items)} items")
+            n = len(update.rubric.items)
+            self._publish(run, "rubric", f"{n} item" + ("" if n == 1 else "s"))
         if update.error is None:
             return update.rubric, ""
         log.warning("run %s: the rubric was not updated: %s", run.run_id, update.error)

@@ -401,7 +401,7 @@ def test_a_round_that_cannot_run_says_why_in_evolve_and_runs(
 # ---------------------------------------------------------------- demo
 
 
-def test_demo_once_walks_through_and_can_be_repeated(
+def test_demo_once_walks_through_the_loop_and_can_be_repeated(
     capsys: pytest.CaptureFixture[str], scratch: Path
 ) -> None:
     root = scratch
@@ -409,20 +409,34 @@ def test_demo_once_walks_through_and_can_be_repeated(
            "XDG_CONFIG_HOME": str(root / "config")}
     assert main(["demo", "--once"], env=env) == 0
     first = capsys.readouterr().out
+    assert "models: a SIMULATED LLM at http://127.0.0.1:" in first
     for step in ("Register the program demo.assistant", "Record feedback from demo-user",
-                 "version 0", "human_edit", "Roll back to the seed"):
-        assert step in first
+                 "A round: the simulated LLM", "to served (promoted", "human_edit",
+                 "Roll back to the round's winner"):
+        assert step in first, step
     assert f"gepad is serving on unix://{root}/run/gepad.sock; try: gepad prompt demo-user " \
            "demo.assistant" in first
+    # The scratch repository's AGENTS.md followed the prompt, and the person's lines stayed.
+    agents = (root / "state" / "demo-repo" / "AGENTS.md").read_text()
+    assert agents.startswith("# Demo project\n\nRun `make test` before committing.\n")
+    assert "Answer in one sentence, without small talk.\n<!-- gepad:end -->" in agents
+    assert (root / "state" / "demo-repo" / "CLAUDE.md").read_text() == "@AGENTS.md\n"
 
     assert main(["demo", "--once"], env=env) == 0
     second = capsys.readouterr().out
-    assert "already recorded" in second
+    assert "already recorded" in second and "unpinned, so a round may replace it" in second
 
-    # Both runs end in the same state: the seed served, pinned. The daemon is gone after --once.
+    # Both runs end in the same state: the round's winner served, pinned, after the person's
+    # edit was adopted. The daemon is gone after --once.
     assert not (root / "run" / "gepad.sock").exists()
     assert main(["demo", "--once", "--json"], env=env) == 0
     steps = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    last = [s for s in steps if s["step"] == "prompt"][-1]["data"]
+    prompts = [s["data"] for s in steps if s["step"] == "prompt"]
+    edited, last = prompts[-2], prompts[-1]
+    assert edited["pinned"] is True and edited["components"]["system"].endswith(
+        "Answer in one sentence, without small talk. When a command is involved, show it in "
+        "backticks.")
     assert last["pinned"] is True
-    assert last["components"]["system"].startswith("You are a helpful assistant. Answer the user")
+    assert last["components"]["system"] == ("You are a helpful assistant. Answer the user's "
+                                            "question. Answer in one sentence, without small "
+                                            "talk.")

@@ -4,7 +4,7 @@ save, a file still changing)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,7 +20,7 @@ from gepad_adapters.blocks import END
 from gepad_adapters.editor import EditorAdapter
 from gepad_adapters.editor_files import EditorFileError
 from gepad_adapters.files import MemoryFiles
-from gepad_adapters.watch import MemoryChanges
+from gepad_adapters.watch import MemoryChanges, OnChange, OnReady
 
 pytestmark = pytest.mark.anyio
 
@@ -240,6 +240,29 @@ async def test_an_edit_made_while_gepad_was_down_is_read_at_start_once_up_to_dat
         pass
     assert current.edits == [({"system": "Edited offline."}, "AGENTS.md")]
     assert sorted(repo.changes.directories) == [ROOT, ROOT / ".cursor/rules"]
+
+
+class EditedWhileStarting(MemoryChanges):
+    """A person saves while the watcher is starting: no change is ever reported for it."""
+
+    def __init__(self, edit: Callable[[], None]) -> None:
+        super().__init__()
+        self._edit = edit
+
+    async def watch(self, directories: Sequence[Path], stop: anyio.Event, on_change: OnChange,
+                    on_ready: OnReady) -> None:
+        self._edit()
+        await super().watch(directories, stop, on_change, on_ready)
+
+
+async def test_an_edit_made_while_the_watch_starts_is_read_once_it_watches() -> None:
+    repo = Repo()
+    await repo.adapter().deliver(delivery(1, "Be brief."))
+    repo.changes = EditedWhileStarting(lambda: repo.edit_block("Edited during start."))
+    channel = Channel(delivery(1, "Be brief."))
+    async with repo.watching(repo.adapter(), channel):
+        pass
+    assert channel.edits == [({"system": "Edited during start."}, "AGENTS.md")]
 
 
 @pytest.mark.parametrize(("options", "message"), [
