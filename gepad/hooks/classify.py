@@ -13,7 +13,9 @@ from typing import Literal
 
 __all__ = ["Verdict", "classify"]
 
-Signal = Literal["negative", "change_request", "moved_on", "approval"]
+# The last two are not the prompt's: the person undid or rewrote the agent's file edits
+# (`gepad.hooks.file_edits`).
+Signal = Literal["negative", "change_request", "moved_on", "approval", "reverted", "rewritten"]
 
 
 @dataclass(frozen=True)

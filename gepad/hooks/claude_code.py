@@ -4,8 +4,9 @@ transcript say about the agent's last answer.
 Claude Code runs the hook with one JSON object on stdin (``session_id``, ``transcript_path``,
 ``hook_event_name``, and ``prompt`` for UserPromptSubmit). The transcript is JSON Lines, one
 entry per message: ``{"type": "user" | "assistant", "uuid": ..., "message": {"role": ...,
-"content": str | [blocks]}}``. Its layout is Claude Code's, not a promise, so every entry that
-does not look as expected is skipped rather than trusted.
+"content": str | [blocks]}}``; the agent's ``tool_use`` blocks name its file edits. Its layout
+is Claude Code's, not a promise, so every entry that does not look as expected is skipped rather
+than trusted.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from gepad.hooks.classify import classify
+from gepad.hooks.file_edits import FileEdit, bounded, edits_from_tool_use
 from gepad.hooks.outcome import Outcome, Subject
 from gepad.hooks.sessions import Sessions
-from gepad.hooks.turns import Exchange, event_for
+from gepad.hooks.turns import Exchange, event_for, judge
 
 __all__ = ["AGENT", "handle", "read_exchanges"]
 
@@ -44,11 +45,14 @@ def handle(payload: Mapping[str, Any], sessions: Sessions, who: Subject) -> Outc
         if not isinstance(prompt, str):
             raise ValueError("UserPromptSubmit without a prompt string")
         pending = sessions.pending(AGENT, session) or _previous(exchanges, prompt)
-        verdict = classify(prompt)
-        if pending is None or verdict is None:
+        cwd = payload.get("cwd")
+        judged = None if pending is None else judge(
+            pending, prompt, cwd=cwd if isinstance(cwd, str) else "")
+        if pending is None or judged is None:
             return Outcome(note="nothing to judge")
+        verdict, comment = judged
         sessions.forget(AGENT, session)
-        event = event_for(pending, verdict, agent=AGENT, session=session, next_prompt=prompt,
+        event = event_for(pending, verdict, agent=AGENT, session=session, comment=comment,
                           user_id=who.user_id, program=who.program)
         return Outcome(events=[event], note=f"{verdict.kind} ({verdict.signal})")
     return Outcome(note=f"ignored hook event {event_name!r}")
@@ -97,12 +101,21 @@ def read_exchanges(path: Path) -> list[Exchange]:
                     prompt=prompt, answer="",
                 ))
         elif kind == "assistant" and exchanges:
-            text = "\n".join(_texts(message.get("content")))
-            if text.strip():
-                # Text between tool calls is narration; the last text is the answer.
-                last = exchanges[-1]
-                exchanges[-1] = Exchange(last.turn, last.prompt, text.strip())
+            last = exchanges[-1]
+            text = "\n".join(_texts(message.get("content"))).strip()
+            cwd = entry.get("cwd")
+            edits = _edits(message.get("content"), cwd if isinstance(cwd, str) else "")
+            # Text between tool calls is narration; the last text is the answer.
+            exchanges[-1] = Exchange(last.turn, last.prompt, text or last.answer,
+                                     bounded(last.edits + tuple(edits)))
     return exchanges
+
+
+def _edits(content: object, cwd: str) -> list[FileEdit]:
+    if not isinstance(content, list):
+        return []
+    return [edit for b in content if isinstance(b, dict) and b.get("type") == "tool_use"
+            for edit in edits_from_tool_use(b.get("name"), b.get("input"), cwd)]
 
 
 def _entries(lines: Iterable[bytes]) -> Iterable[dict[str, Any]]:

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from gepad.atomic_files import write_atomically
+from gepad.hooks.file_edits import FileEdit
 from gepad.hooks.files import private_dir
 from gepad.hooks.turns import Exchange
 
@@ -35,13 +36,15 @@ class Sessions:
         try:
             data = json.loads(self._path(agent, session).read_text(encoding="utf-8"))
             return Exchange(turn=str(data["turn"]), prompt=str(data["prompt"]),
-                            answer=str(data["answer"]))
-        except (OSError, ValueError, KeyError, TypeError):
+                            answer=str(data["answer"]),
+                            edits=tuple(FileEdit.from_json(e) for e in data.get("edits", ())))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return None
 
     def keep(self, agent: str, session: str, exchange: Exchange) -> None:
         private_dir(self.directory)
-        data = {"turn": exchange.turn, "prompt": exchange.prompt, "answer": exchange.answer}
+        data = {"turn": exchange.turn, "prompt": exchange.prompt, "answer": exchange.answer,
+                "edits": [e.to_json() for e in exchange.edits]}
         write_atomically(self._path(agent, session), json.dumps(data).encode())
 
     def forget(self, agent: str, session: str) -> None:

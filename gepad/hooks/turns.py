@@ -1,15 +1,18 @@
-"""One exchange of a coding-agent session and the feedback event a verdict on it becomes."""
+"""One exchange of a coding-agent session, the verdict the person's next prompt and their
+files give it, and the feedback event that verdict becomes."""
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gepad.client.events import feedback_event
-from gepad.hooks.classify import Verdict
+from gepad.hooks.classify import Verdict, classify
+from gepad.hooks.file_edits import FileEdit, fate_of, read_text
 from gepad.v1 import gepad_pb2 as pb
 
-__all__ = ["Exchange", "event_for", "event_id_for"]
+__all__ = ["Exchange", "event_for", "event_id_for", "judge"]
 
 # The daemon's limits (README, "Access and limits"); a longer text would refuse the whole event.
 MAX_OUTPUT_CHARS = 65_536
@@ -23,6 +26,27 @@ class Exchange:
     turn: str
     prompt: str
     answer: str
+    edits: tuple[FileEdit, ...] = ()  # the agent's file edits in this turn
+
+
+def judge(exchange: Exchange, next_prompt: str, *, cwd: str = "",
+          read: Callable[[str], str | None] = read_text) -> tuple[Verdict, str] | None:
+    """The verdict on ``exchange`` once the person wrote ``next_prompt``, and the event's
+    comment; None when the prompt says nothing about it (a slash command). Files speak louder
+    than a moving-on prompt: edits the person undid or rewrote make a rejection however the
+    prompt reads. The prompt's own words are the comment of a rejection it states."""
+    verdict = classify(next_prompt)
+    if verdict is None:
+        return None
+    fate = fate_of(exchange.edits, read)
+    files = fate.comment(cwd)
+    if verdict.kind == "rejection":
+        return verdict, next_prompt + (f"\n({files})" if files else "")
+    if fate.signal is not None:
+        return Verdict("rejection", fate.signal), files
+    # Moving on says nothing about *what* was right, so the next task's words are not kept:
+    # they would read as a comment on this answer.
+    return verdict, ""
 
 
 def event_id_for(agent: str, session: str, turn: str) -> str:
@@ -36,12 +60,9 @@ def event_id_for(agent: str, session: str, turn: str) -> str:
 
 
 def event_for(
-    exchange: Exchange, verdict: Verdict, *, agent: str, session: str, next_prompt: str,
+    exchange: Exchange, verdict: Verdict, *, agent: str, session: str, comment: str,
     user_id: str, program: str,
 ) -> pb.FeedbackEvent:
-    # Moving on says nothing about *what* was right, so the next task's words are not kept:
-    # they would read as a comment on this answer.
-    comment = next_prompt if verdict.kind == "rejection" else ""
     return feedback_event(
         user_id=user_id, program=program, kind=verdict.kind,
         input=exchange.prompt[:MAX_OUTPUT_CHARS], output=exchange.answer[-MAX_OUTPUT_CHARS:],

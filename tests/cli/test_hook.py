@@ -155,6 +155,72 @@ def test_cursor_change_request_after_a_response(hook: Hook, running_daemon: Runn
     assert event["metadata"]["signal"] == "change_request"
 
 
+def _payload(data: dict[str, Any]) -> bytes:
+    return json.dumps(data).encode()
+
+
+BEFORE = "from datetime import datetime\n\ndef parse_date(text):\n" \
+         "    return datetime.strptime(text, '%Y-%m-%d')\n"
+
+
+def test_claude_code_an_agent_edit_the_person_undid_rejects_the_turn(
+    hook: Hook, running_daemon: RunningDaemon
+) -> None:
+    repo = hook.home / "shop"
+    repo.mkdir()
+    transcript = (FIXTURES / "claude_code_transcript_edit.jsonl").read_text()
+    hook.transcript.write_text(transcript.replace("{repo}", str(repo)))
+    session = {"session_id": "9a8b7c6d-0000-4111-8222-333344445555",
+               "transcript_path": str(hook.transcript), "cwd": str(repo)}
+    # The agent's edit is in the file when the turn ends...
+    (repo / "dates.py").write_text(BEFORE.replace(
+        "    return datetime.strptime(text, '%Y-%m-%d')\n",
+        "    year, month, day = map(int, text.split('-'))\n"
+        "    return date(year, month, min(day, monthrange(year, month)[1]))\n"))
+    assert hook("claude-code", _payload({**session, "hook_event_name": "Stop"})).code == 0
+    # ...then the person puts the old line back and moves on to something else.
+    (repo / "dates.py").write_text(BEFORE)
+    assert hook("claude-code", _payload({
+        **session, "hook_event_name": "UserPromptSubmit",
+        "prompt": "Now add a test for leap years in tests/test_dates.py"})).code == 0
+    [event] = stored(running_daemon.settings.database_path)
+    assert (event["kind"], event["metadata"]["signal"]) == ("rejection", "reverted")
+    assert event["comment"] == "the person undid the agent's edits of dates.py"
+    assert event["output"].startswith("parse_date now clamps the day")
+
+
+def test_cursor_an_agent_edit_the_person_rewrote_rejects_the_turn(
+    hook: Hook, running_daemon: RunningDaemon
+) -> None:
+    repo = hook.home / "shop"
+    repo.mkdir()
+    (repo / "dates.py").write_text(BEFORE)
+    turn = {"conversation_id": "c0ffee00-1111-4222-8333-944455556666",
+            "workspace_roots": [str(repo)]}
+    assert hook("cursor", _payload({**turn, "generation_id": "g1",
+                                      "hook_event_name": "beforeSubmitPrompt",
+                                      "prompt": "Make parse_date lenient"})).code == 0
+    assert hook("cursor", _payload({
+        **turn, "generation_id": "g1", "hook_event_name": "afterFileEdit",
+        "file_path": str(repo / "dates.py"),
+        "edits": [{"old_string": "datetime.strptime(text, '%Y-%m-%d')",
+                   "new_string": "dateutil.parser.parse(text)"}]})).code == 0
+    assert hook("cursor", _payload({**turn, "generation_id": "g1",
+                                      "hook_event_name": "afterAgentResponse",
+                                      "text": "parse_date uses dateutil now."})).code == 0
+    # The person replaces the agent's line with their own, then asks for something new.
+    (repo / "dates.py").write_text(BEFORE.replace("datetime.strptime(text, '%Y-%m-%d')",
+                                                  "date.fromisoformat(text)"))
+    ran = hook("cursor", _payload({**turn, "generation_id": "g2",
+                                     "hook_event_name": "beforeSubmitPrompt",
+                                     "prompt": "Add a changelog entry"}))
+    assert json.loads(ran.out) == {"continue": True}
+    [event] = stored(running_daemon.settings.database_path)
+    assert (event["kind"], event["metadata"]["signal"]) == ("rejection", "rewritten")
+    assert event["comment"] == "the person rewrote the agent's edits of dates.py"
+    assert event["output"] == "parse_date uses dateutil now."
+
+
 @pytest.mark.parametrize("agent", ["claude-code", "cursor"])
 @pytest.mark.parametrize("payload", [b"", b"{not json", b"[1, 2]", b'{"hook_event_name": 3}'])
 def test_malformed_stdin_is_logged_not_sent(
