@@ -43,6 +43,7 @@ from gepad.programs import BudgetCaps, Program, ProgramRegistry
 from gepad.rounds.evaluations import evaluation_from_json, evaluation_row
 from gepad.rounds.examples import build_dataset
 from gepad.rounds.failures import FailureTally
+from gepad.rounds.sizing import iterations_for, merges_for, minibatch_for
 from gepad.rubric import Rubric
 from gepad.runs import Run, RunProgress, RunStatus
 from gepad.serving.prompts import ServedPrompts
@@ -53,7 +54,6 @@ __all__ = ["RoundManager", "SeamsFactory"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_ITERATIONS = 10
 DEFAULT_METRIC_CALLS_PER_ROUND = 300
 NO_CAPS = BudgetCaps()
 N = TypeVar("N", int, float)
@@ -90,12 +90,19 @@ class _Live:
     changed: anyio.Event = field(default_factory=anyio.Event)
 
 
-def engine_config(program: Program, seed: int) -> EngineConfig:
+def engine_config(program: Program, seed: int, *, train_examples: int = 0,
+                  search_calls: int | None = None) -> EngineConfig:
+    """The program's settings as the engine reads them; what it leaves at 0 is sized from the
+    round's data and the metric calls its search may spend (`gepad.rounds.sizing`)."""
     ev = program.evolution
+    rollouts = ev.rollouts_per_example or 1
+    minibatch = ev.minibatch_size or minibatch_for(train_examples, search_calls, rollouts)
+    iterations = ev.max_iterations_per_round or iterations_for(search_calls,
+                                                               minibatch * rollouts)
     return EngineConfig(
-        minibatch_size=ev.minibatch_size or 3,
-        rollouts_per_example=ev.rollouts_per_example or 1,
-        max_merges=ev.max_merges_per_round or 5,
+        minibatch_size=minibatch,
+        rollouts_per_example=rollouts,
+        max_merges=ev.max_merges_per_round or merges_for(iterations),
         max_concurrency=ev.max_concurrency or 8,
         seed=seed,
     )
@@ -127,14 +134,6 @@ def _set_aside(budgets: tuple[Budget, ...], calls: int) -> tuple[Budget, ...]:
     """The budgets with ``calls`` metric calls fewer (more, if negative) to spend."""
     return tuple(b if b.max_metric_calls is None else
                  replace(b, max_metric_calls=b.max_metric_calls - calls) for b in budgets)
-
-
-def _iterations_for(calls: int | None, cheapest: int) -> int:
-    """With no iteration cap set, the budget is the limit (as many of the cheapest iterations as
-    it pays for); without a call cap either, a round stops after this many."""
-    if calls is None:
-        return DEFAULT_MAX_ITERATIONS
-    return max(1, calls // max(1, cheapest) + 1)
 
 
 @dataclass(frozen=True)
@@ -333,7 +332,6 @@ class RoundManager:
         cache = MemoryEvaluationStore(evaluation_from_json(t) for t in inputs.evaluations)
         seams = self._seams(program, cache, rubric, user_id)
         seed = run.seed or zlib.crc32(run.run_id.encode())
-        config = engine_config(program, seed)
 
         served = self._served_candidate(user_id, program_name)
         state = (EngineState.from_json(state_json) if state_json
@@ -354,7 +352,12 @@ class RoundManager:
             max_cost_usd_per_day=day_cap.max_cost_usd or 0.0,
         )
         # The gate's rollouts are set aside before the search spends: a round always decides.
-        gate = len(dataset.gate_ids) * config.rollouts_per_example * 2
+        gate = len(dataset.gate_ids) * (program.evolution.rollouts_per_example or 1) * 2
+        # Sized from the round's own cap rather than what is left of it, so that a round resumed
+        # after a restart keeps the shape it started with.
+        round_calls = round_cap.max_metric_calls
+        config = engine_config(program, seed, train_examples=len(dataset.train_ids),
+                               search_calls=None if round_calls is None else round_calls - gate)
         one_step = (len(dataset.val_ids) + 2 * config.minibatch_size) * config.rollouts_per_example
         left = _calls_left(budgets)
         # A round resumed after a restart has spent already: it goes on to its gate if it can.
@@ -368,7 +371,7 @@ class RoundManager:
         cheapest = config.minibatch_size * config.rollouts_per_example
         max_iterations = (run.max_iterations or program.evolution.max_iterations_per_round
                           or state.round_iterations
-                          + _iterations_for(None if left is None else left - gate, cheapest))
+                          + iterations_for(None if left is None else left - gate, cheapest))
         search = await self._search(run, state, dataset, seams, cache, config,
                                     _set_aside(budgets, gate), max_iterations)
         if search.failure is not None:

@@ -202,7 +202,9 @@ class EvolutionSettings(_message.Message):
     MUST_NOT_MATCH_FIELD_NUMBER: _builtins.int
     MAX_OUTPUT_CHARS_FIELD_NUMBER: _builtins.int
     minibatch_size: _builtins.int
-    """0 means "use the daemon default" for every field."""
+    """0 means "use the daemon default" for every field; minibatch size, merges and iterations are
+    then sized from the round's budget and the user's data (README, "Evolution").
+    """
     rollouts_per_example: _builtins.int
     max_merges_per_round: _builtins.int
     max_iterations_per_round: _builtins.int

@@ -16,6 +16,7 @@ import grpc
 import pytest
 
 import gepad.rounds.manager as rounds_module
+import gepad.rounds.sizing as sizing
 from gepad.engine import Budget
 from gepad.programs import BudgetCaps, EvolutionSettings, Program
 from gepad.runs import Run, RunProgress
@@ -216,8 +217,10 @@ def test_the_day_budget_counts_the_days_earlier_rounds(running_daemon: RunningDa
         feed(stub, "carol", 30)
         least = least_round(running_daemon, "carol")
         day = 2 * least + 4
-        register(stub, double.api_base, max_iterations_per_round=50, budget=pb.Budget(
-            max_metric_calls_per_round=least + 10, max_metric_calls_per_day=day))
+        # The minibatch is fixed at least_round's 3 (a small round would size it down to 2).
+        register(stub, double.api_base, max_iterations_per_round=50, minibatch_size=3,
+                 budget=pb.Budget(max_metric_calls_per_round=least + 10,
+                                  max_metric_calls_per_day=day))
         spent, messages = [], []
         for _ in range(3):
             run_id = stub.Evolve(pb.EvolveRequest(user_id="carol", program="editor")).run_id
@@ -311,10 +314,14 @@ def stored_status(daemon: RunningDaemon, run_id: str) -> str:
     return str(status)
 
 
-def test_a_programs_evolution_settings_reach_the_engine_and_zero_means_the_default() -> None:
+def test_a_programs_evolution_settings_reach_the_engine_and_zero_means_sized_by_gepad() -> None:
     defaults = rounds_module.engine_config(Program("p", {}), seed=7)
     assert (defaults.minibatch_size, defaults.rollouts_per_example, defaults.max_merges,
-            defaults.max_concurrency, defaults.seed) == (3, 1, 5, 8, 7)
+            defaults.max_concurrency, defaults.seed) == (3, 1, 2, 8, 7)
+    # 35 train examples and 250 calls for the search: minibatch 5, 51 iterations, 10 merges.
+    sized = rounds_module.engine_config(Program("p", {}), seed=7, train_examples=35,
+                                        search_calls=250)
+    assert (sized.minibatch_size, sized.max_merges) == (5, 10)
     program = Program("p", {}, evolution=EvolutionSettings(
         minibatch_size=6, rollouts_per_example=2, max_merges_per_round=1, max_concurrency=3))
     chosen = rounds_module.engine_config(program, seed=0)
@@ -445,7 +452,7 @@ def test_without_an_iteration_cap_a_round_takes_the_default(
         run_id = stub.Evolve(pb.EvolveRequest(user_id="hal", program="editor")).run_id
         final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
         assert final.status == pb.RUN_STATUS_SUCCEEDED, final.message
-        assert 1 <= final.iterations <= rounds_module.DEFAULT_MAX_ITERATIONS
+        assert 1 <= final.iterations <= sizing.DEFAULT_MAX_ITERATIONS
         # The caps in force are on the run's record.
         assert (final.budget.max_tokens_per_round, final.budget.max_cost_usd_per_round) == (
             10**9, 1000.0)
