@@ -45,15 +45,20 @@ class WatchfilesChanges:
 
 
 class MemoryChanges:
+    """Told which files changed (``push``), as the watcher would report them; no streams to
+    close, so a double that never watched leaves nothing open."""
+
     def __init__(self) -> None:
-        self._send, self._receive = anyio.create_memory_object_stream[set[Path]](100)
+        self._batches: list[set[Path]] = []
+        self._arrived = anyio.Event()
         self.directories: list[Path] = []
         self.watching = anyio.Event()
         self.handled = 0  # batches on_change returned from
         self._handled_event = anyio.Event()
 
     def push(self, *paths: Path) -> None:
-        self._send.send_nowait(set(paths))
+        self._batches.append(set(paths))
+        self._arrived.set()
 
     async def wait_handled(self, batches: int) -> None:
         while self.handled < batches:
@@ -71,7 +76,10 @@ class MemoryChanges:
                 tg.cancel_scope.cancel()
 
             tg.start_soon(stop_on_event)
-            async for paths in self._receive:
-                await on_change(paths)
+            while True:
+                while not self._batches:
+                    self._arrived = anyio.Event()
+                    await self._arrived.wait()
+                await on_change(self._batches.pop(0))
                 self.handled += 1
                 self._handled_event.set()
