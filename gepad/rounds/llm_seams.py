@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gepad.engine import Evaluator, MemoryEvaluationStore, Seams
 from gepad.evaluators import EvaluatorPanel, JudgeEvaluator, ReferenceEvaluator, RuleEvaluator
@@ -46,7 +46,7 @@ class LiteLLMSeams:
         return self._client(model_settings(program.judge_model, program.task_model))
 
     def __call__(self, program: Program, store: MemoryEvaluationStore,
-                 rubric: Rubric | None = None) -> Seams:
+                 rubric: Rubric | None = None, extra: Sequence[Evaluator] = ()) -> Seams:
         if not program.task_model.model:
             raise ValueError(
                 f"program {program.name!r} has no task_model.model; set one to evolve it"
@@ -59,6 +59,7 @@ class LiteLLMSeams:
                 list(ev.must_match), list(ev.must_not_match), ev.max_output_chars or None,
             ))
         members.append(JudgeEvaluator(self.judge_client(program), rubric=rubric))
+        members += extra  # the evaluators generated for the user's failure modes
         return Seams(
             runner=ChatTaskRunner(self._client(task)),
             evaluator=EvaluatorPanel(members),
