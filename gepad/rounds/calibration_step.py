@@ -36,7 +36,9 @@ DAY = 86400.0
 class CalibrationPolicy:
     enabled: bool = True  # off: every evaluator decides, as before calibration existed
     thresholds: Thresholds = field(default_factory=Thresholds)
-    generate_after: int = 10  # labelled failures of a mode before it gets its own evaluator
+    # Labelled failures of a mode before it gets its own evaluator (and half as many accepted
+    # outputs: without them a check cannot be told from one that flags everything).
+    generate_after: int = 10
     recalibrate_after: int = 5  # new labels that make a calibration stale
     recalibrate_every_s: float = 7 * DAY
     drift_min_labels: int = 5
@@ -54,6 +56,15 @@ class CalibrationStep:
     note: str  # for the run's message
     usage: Usage
     log: tuple[str, ...] = ()  # what changed, as the run log and the set's log say it
+
+    @property
+    def reference_gates(self) -> bool:
+        """Whether the reference check is calibrated to gate: only then may a drop in it block
+        a promotion (corrections edit the served prompt's own outputs, so token overlap with
+        them favours the served prompt)."""
+        reference = self.evaluators.get("reference")
+        return (self.deciding is not None and reference is not None
+                and reference.status == "gating")
 
 
 def mode_evaluator(tracked: TrackedEvaluator, item: RubricItem | None,
@@ -153,6 +164,8 @@ async def calibrate_evaluators(
     for mode in modes:
         if mode.label_count < policy.generate_after or previous.covering(mode.name):
             continue
+        if len(accepted) < policy.generate_after // 2:
+            break  # without accepted outputs no evaluator can be told from "flag everything"
         if made == policy.max_generated_per_round:
             break
         made += 1
@@ -280,7 +293,10 @@ def _deciding(current: EvaluatorSet, policy: CalibrationPolicy
     gating = tuple(e.name for e in current.evaluators if e.status == "gating")
     if gating:
         return gating, f" (promotion decided by gating evaluators: {', '.join(gating)})"
-    advisory = tuple(e.name for e in current.evaluators if e.status == "advisory")
+    # Cold start: the evaluators gepad always had decide, as before calibration existed; the
+    # ones generated for failure modes wait until they are calibrated.
+    advisory = tuple(e.name for e in current.evaluators
+                     if e.status == "advisory" and e.origin != "generated")
     return advisory, (" (cold start: no evaluator is calibrated to gate yet; promotion decided "
                       f"by advisory evaluators: {', '.join(advisory) or 'none'})")
 

@@ -382,7 +382,7 @@ class RoundManager:
             await self._end(run, "failed", search.failure)
             return
         await self._promote(run, search.state, dataset, seams, config,
-                            _set_aside(search.budgets, -gate), calibrated.deciding)
+                            _set_aside(search.budgets, -gate), calibrated)
         if search.tally.count:
             log.warning("run %s: %d model calls failed", run.run_id, search.tally.count)
         run.message += (f" (search stopped: {search.stopped}){search.tally.note()}{rubric_note}"
@@ -480,7 +480,7 @@ class RoundManager:
 
     async def _promote(self, run: Run, state: EngineState,
                        dataset: Dataset, seams: Seams, config: EngineConfig,
-                       budgets: tuple[Budget, ...], deciding: tuple[str, ...] | None) -> None:
+                       budgets: tuple[Budget, ...], calibrated: CalibrationStep) -> None:
         if self._prompts.is_pinned(run.user_id, run.program):
             run.message = _PINNED
             self._publish(run, "not_promoted", run.message)
@@ -492,8 +492,9 @@ class RoundManager:
         result = await choose_promotion(
             state, dataset, seams, config, budgets, served,
             margin=program.evolution.promotion_margin,
-            dimension_tolerances=_UNGATED if deciding is None else None,
-            deciding_dimensions=deciding,
+            # The reference check blocks a regression only once it is calibrated to gate.
+            dimension_tolerances=None if calibrated.reference_gates else _UNGATED,
+            deciding_dimensions=calibrated.deciding,
         )
         self._count(run, result.metric_calls, result.usage.calls, result.usage.tokens,
                     result.usage.cost_usd)
