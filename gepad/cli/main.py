@@ -23,6 +23,7 @@ from gepad.cli.commands import (
     lineage,
     programs,
     prompts,
+    report,
     rounds,
     rubric,
     serve,
@@ -54,7 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for module in (
         serve, feedback, prompts, lineage, programs, rounds, rubric, adapters, hook, demo,
-        evaluators,
+        evaluators, report,
     ):
         module.register(sub, [common])
     return parser
