@@ -26,8 +26,15 @@ from gepad.feedback.event import FeedbackEvent
 from gepad.llm import LLMClient
 from gepad.programs import Program
 from gepad.rubric import Rubric, RubricItem
+from gepad.settings import EvaluatorSettings
 
-__all__ = ["CalibrationPolicy", "CalibrationStep", "calibrate_evaluators", "mode_evaluator"]
+__all__ = [
+    "CalibrationPolicy",
+    "CalibrationStep",
+    "calibrate_evaluators",
+    "calibration_policy",
+    "mode_evaluator",
+]
 
 DAY = 86400.0
 
@@ -46,6 +53,15 @@ class CalibrationPolicy:
     max_labels: int = 40  # per evaluator and calibration: bounds a judge's calls
     max_generated_per_round: int = 3
     max_judge_items: int = 3  # per-mode judges in the panel (each is a call per rollout)
+
+
+def calibration_policy(settings: EvaluatorSettings) -> CalibrationPolicy:
+    """The policy the config file's ``[evaluators]`` table sets."""
+    return CalibrationPolicy(
+        enabled=settings.calibrate,
+        thresholds=Thresholds(settings.gating_mcc, settings.advisory_mcc, settings.min_labels),
+        generate_after=settings.generate_after,
+    )
 
 
 @dataclass(frozen=True)
