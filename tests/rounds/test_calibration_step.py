@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 
 import pytest
 
 from gepad.engine import ChatMessage
 from gepad.evaluator_set import EvaluatorSet
+from gepad.evaluators import EvaluatorPanel, JudgeEvaluator, ReferenceEvaluator
 from gepad.evaluators.calibration import Thresholds
 from gepad.feedback.event import FeedbackEvent
 from gepad.llm import ScriptedLLM
 from gepad.programs import Program
-from gepad.rounds.calibration_step import CalibrationPolicy, CalibrationStep, calibrate_evaluators
+from gepad.rounds.calibration_step import (
+    CalibrationPolicy,
+    CalibrationStep,
+    calibrate_evaluators,
+    mode_evaluator,
+)
 from gepad.rubric import Rubric, RubricItem
 
 pytestmark = pytest.mark.anyio
@@ -162,3 +169,26 @@ async def test_a_gating_evaluator_that_new_labels_disagree_with_is_demoted() -> 
 async def test_the_set_survives_its_stored_form() -> None:
     done = await step(feedback(24), judge(honest))
     assert EvaluatorSet.from_json(done.evaluators.to_json()) == done.evaluators
+
+
+async def test_a_calibration_older_than_the_cadence_is_redone() -> None:
+    events = feedback(24)
+    first = await step(events, judge(honest))
+    week = CalibrationPolicy().recalibrate_every_s
+    due = await step(events, judge(honest), first.evaluators, now=100.0 + week)
+    assert all(e.calibrated_at == 100.0 + week for e in due.evaluators.evaluators)
+
+
+async def test_a_generated_evaluator_changes_the_panels_version_so_cached_verdicts_go_stale(
+) -> None:
+    done = await step(feedback(24), judge(honest))
+    built_in = [ReferenceEvaluator(), JudgeEvaluator(judge(honest), rubric=Rubric())]
+    before = EvaluatorPanel(built_in).version
+    after = EvaluatorPanel([*built_in, *done.members]).version
+    assert before != after
+    rule = done.evaluators.get("fm_no_ai_disclaimer")
+    assert rule is not None
+    other = replace(rule, spec=(("must_not_match", ("language model",)),))
+    changed = mode_evaluator(other, None, judge(honest))
+    assert changed is not None and changed.version != done.members[0].version
+    assert EvaluatorPanel([*built_in, changed]).version not in (before, after)
