@@ -220,9 +220,8 @@ async def calibrate_evaluators(
                                   m.corrections) for m in modes)
     current = EvaluatorSet(tuple(kept), summaries, previous.log, len(accepted), now)
     current = current.with_log(now, *log)
-    members = tuple(s.evaluator for s in specs if s.origin == "generated"
-                    and current.get(s.name) is not None
-                    and current.get(s.name).status != "off")  # type: ignore[union-attr]
+    off = {e.name for e in current.evaluators if e.status == "off"}
+    members = tuple(s.evaluator for s in specs if s.origin == "generated" and s.name not in off)
     deciding, note = _deciding(current, policy)
     if asker.errors:
         note += f" ({asker.errors} calibration verdicts failed and were left out)"
