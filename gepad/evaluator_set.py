@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
-from gepad.evaluators.calibration import Calibration, Status
+from gepad.evaluators.calibration import DEFAULT_POINT, Calibration, Status
 
 __all__ = ["EvaluatorSet", "LogEntry", "ModeSummary", "TrackedEvaluator"]
 
@@ -32,6 +32,7 @@ class TrackedEvaluator:
     calibrated_at: float = 0.0
     labels_seen: int = 0  # labels that existed (in arrival order) when it was calibrated
     spec: tuple[tuple[str, tuple[str, ...]], ...] = ()  # a rule's checks: (what, values)
+    point: float = DEFAULT_POINT  # it says "fails" below this score (chosen at calibration)
 
     def spec_dict(self) -> dict[str, tuple[str, ...]]:
         return dict(self.spec)
@@ -86,7 +87,7 @@ class EvaluatorSet:
                 "failure_mode": e.failure_mode, "version": e.version, "status": e.status,
                 "reason": e.reason, "calibration": e.calibration.to_dict(),
                 "calibrated_at": e.calibrated_at, "labels_seen": e.labels_seen,
-                "spec": [[k, list(v)] for k, v in e.spec],
+                "spec": [[k, list(v)] for k, v in e.spec], "point": e.point,
             } for e in self.evaluators],
             "modes": [{"name": m.name, "description": m.description, "scope": m.scope,
                        "evidence": list(m.evidence), "failures": m.failures,
@@ -116,4 +117,5 @@ def _evaluator(e: dict[str, Any]) -> TrackedEvaluator:
         Calibration(int(c["tp"]), int(c["fp"]), int(c["tn"]), int(c["fn"])),
         float(e["calibrated_at"]), int(e["labels_seen"]),
         tuple((str(k), tuple(str(x) for x in v)) for k, v in e["spec"]),
+        float(e.get("point", DEFAULT_POINT)),
     )

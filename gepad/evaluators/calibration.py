@@ -8,26 +8,35 @@ scores 0, not the share of accepted outputs); Cohen's kappa stands beside it. A 
 class only (people accepted everything, or the evaluator said the same of everything) has no
 correlation: it is reported as degenerate, with why, never as a number.
 
+An evaluator's score is 0..1; it "says fails" below its operating point. People reject an
+output for one thing wrong, while a judge may give it 0.8 for the same output, so a fixed 0.5
+would measure the threshold rather than the judge: the point is chosen on the labels outside the
+held-out slice (``operating_point``) and the figures are measured on the held-out slice with it.
+
 Status: ``gating`` (MCC >= 0.6: may decide promotion), ``advisory`` (0.4..0.6, or too few
 labels to tell: steers the search, decides nothing), ``off`` (< 0.4: not used).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 __all__ = [
+    "DEFAULT_POINT",
     "Calibration",
     "Status",
     "Thresholds",
     "calibrate",
+    "operating_point",
     "status_for",
 ]
 
 Status = Literal["gating", "advisory", "off"]
+DEFAULT_POINT = 0.5  # the operating point when the derivation labels cannot choose one
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,3 +136,18 @@ def status_for(calibration: Calibration, thresholds: Thresholds) -> tuple[Status
     if mcc >= thresholds.advisory:
         return "advisory", f"{figure} is below {thresholds.gating}"
     return "off", f"{figure} is below {thresholds.advisory}: not used"
+
+
+def operating_point(scored: Iterable[tuple[bool, float]]) -> float:
+    """The score below which an evaluator best agrees with people that an output fails, from
+    (person says fails, score) pairs: the cut between two observed scores with the highest MCC
+    (ties: the cut nearest DEFAULT_POINT). DEFAULT_POINT when no cut is measurable."""
+    pairs = list(scored)
+    values = sorted({score for _, score in pairs})
+    cuts = [(a + b) / 2 for a, b in itertools.pairwise(values)]
+    best: tuple[float, float] | None = None
+    for cut in sorted(cuts, key=lambda c: abs(c - DEFAULT_POINT)):
+        mcc = calibrate((fails, score < cut) for fails, score in pairs).mcc
+        if mcc is not None and (best is None or mcc > best[0]):
+            best = (mcc, cut)
+    return DEFAULT_POINT if best is None else best[1]

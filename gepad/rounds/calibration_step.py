@@ -8,7 +8,9 @@ with, and says which evaluators decide promotion: the gating ones, or at cold st
 the advisory ones, saying so. An evaluator that is off decides nothing.
 
 Calibration asks each evaluator about outputs people labelled, as a bare request (the input
-only: the person's own comment would give the label away), on the held-out slice.
+only: the person's own comment would give the label away): on the labels outside the held-out
+slice to choose its operating point (a judge's or a reference check's score below which it says
+"fails"; a rule fails an output on any failed check), then on the held-out slice to measure it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,13 @@ from dataclasses import dataclass, field, replace
 from gepad.engine import ChatMessage, EvaluationError, Evaluator, Example, Usage
 from gepad.evaluator_set import EvaluatorSet, Kind, ModeSummary, Origin, TrackedEvaluator
 from gepad.evaluators import JudgeEvaluator, ReferenceEvaluator
-from gepad.evaluators.calibration import Calibration, Thresholds, calibrate, status_for
+from gepad.evaluators.calibration import (
+    Calibration,
+    Thresholds,
+    calibrate,
+    operating_point,
+    status_for,
+)
 from gepad.evaluators.generation import RuleSpec, propose
 from gepad.failure_modes import Labelled, labelled_outputs, passes, user_inventory
 from gepad.feedback.event import FeedbackEvent
@@ -37,6 +45,7 @@ __all__ = [
 ]
 
 DAY = 86400.0
+RULE_POINT = 1.0  # a rule's score is the share of its checks passed: any failed check fails
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,22 +116,28 @@ class _Asker:
         self._references = references
         self.usage = Usage()
         self.errors = 0
-        self._seen: dict[tuple[str, str], bool | None] = {}
+        self._seen: dict[tuple[str, str], float | None] = {}
 
-    async def flags(self, name: str, evaluator: Evaluator, outputs: Sequence[Labelled]
-                    ) -> list[tuple[bool, bool]]:
-        """(person says fails, evaluator says fails) for each output the evaluator grades."""
+    async def scores(self, name: str, evaluator: Evaluator, outputs: Sequence[Labelled]
+                     ) -> list[tuple[bool, float]]:
+        """(person says fails, the evaluator's score) for each output the evaluator grades."""
         pairs = []
         for item in outputs:
             key = (name, item.event.event_id)
             if key not in self._seen:
                 self._seen[key] = await self._ask(evaluator, item)
-            flag = self._seen[key]
-            if flag is not None:
-                pairs.append((item.fails, flag))
+            score = self._seen[key]
+            if score is not None:
+                pairs.append((item.fails, score))
         return pairs
 
-    async def _ask(self, evaluator: Evaluator, item: Labelled) -> bool | None:
+    async def flags(self, name: str, evaluator: Evaluator, outputs: Sequence[Labelled],
+                    point: float) -> list[tuple[bool, bool]]:
+        """(person says fails, evaluator says fails: its score is below ``point``)."""
+        return [(fails, score < point)
+                for fails, score in await self.scores(name, evaluator, outputs)]
+
+    async def _ask(self, evaluator: Evaluator, item: Labelled) -> float | None:
         example = _example(item, self._references.get(item.event.event_id))
         try:
             verdict = await evaluator.evaluate(example, item.event.output)
@@ -133,14 +148,15 @@ class _Asker:
         self.usage = self.usage + verdict.usage
         if not verdict.scores:
             return None  # not applicable to this output (a reference check without one)
-        return verdict.aggregate < 0.5
+        return verdict.aggregate
 
 
-def _slice(failing: Sequence[Labelled], passing: Sequence[Labelled], limit: int
-           ) -> list[Labelled]:
-    """Held-out labels, newest first, as balanced as the classes allow, at most ``limit``."""
-    fails = [x for x in reversed(failing) if x.held_out]
-    oks = [x for x in reversed(passing) if x.held_out]
+def _slice(failing: Sequence[Labelled], passing: Sequence[Labelled], limit: int,
+           held_out: bool = True) -> list[Labelled]:
+    """Held-out labels (or the others), newest first, as balanced as the classes allow, at most
+    ``limit``."""
+    fails = [x for x in reversed(failing) if x.held_out == held_out]
+    oks = [x for x in reversed(passing) if x.held_out == held_out]
     half = limit // 2
     take_f = min(len(fails), max(half, limit - len(oks)))
     take_p = min(len(oks), limit - take_f)
@@ -267,31 +283,34 @@ async def _keep_calibrated(spec: _Spec, before: TrackedEvaluator | None,
     why = _stale(before, version, len(labelled), policy, now)
     if not why and before is not None:
         return replace(before, spec=spec.spec), []
+    point = RULE_POINT if spec.kind == "rule" else operating_point(await asker.scores(
+        spec.name, spec.evaluator,
+        _slice(spec.failing, accepted, policy.max_labels, held_out=False)))
     outputs = _slice(spec.failing, accepted, policy.max_labels)
-    calibration = calibrate(await asker.flags(spec.name, spec.evaluator, outputs))
+    calibration = calibrate(await asker.flags(spec.name, spec.evaluator, outputs, point))
     status, reason = status_for(calibration, policy.thresholds)
     if spec.origin == "configured":
         status, reason = "gating", f"configured by the operator ({reason})"
     said = []
     if before is not None and before.status == "gating" and status == "gating":
-        drift = await _drift(spec, before, accepted, asker, policy)
+        drift = await _drift(spec, before, accepted, asker, policy, point)
         if drift is not None:
             status, reason = "advisory", drift
             said.append(f"demoted {spec.name} to advisory: {drift}")
     tracked = TrackedEvaluator(spec.name, spec.kind, spec.origin, spec.mode, version, status,
-                               reason, calibration, now, len(labelled), spec.spec)
+                               reason, calibration, now, len(labelled), spec.spec, point)
     if before is None or before.status != status or before.version != version:
         said.append(f"calibrated {spec.name} ({why}): {status}, {reason}")
     return tracked, said
 
 
 async def _drift(spec: _Spec, before: TrackedEvaluator, accepted: Sequence[Labelled],
-                 asker: _Asker, policy: CalibrationPolicy) -> str | None:
+                 asker: _Asker, policy: CalibrationPolicy, point: float) -> str | None:
     """Why new labels say a gating evaluator no longer agrees with people, if they do."""
     new = [x for x in (*spec.failing, *accepted) if x.seq >= before.labels_seen]
     if len(new) < policy.drift_min_labels:
         return None
-    agreement: Calibration = calibrate(await asker.flags(spec.name, spec.evaluator, new))
+    agreement: Calibration = calibrate(await asker.flags(spec.name, spec.evaluator, new, point))
     if agreement.n < policy.drift_min_labels:
         return None
     share = agreement.disagreements / agreement.n

@@ -262,6 +262,7 @@ def _tracked(e: TrackedEvaluator) -> pb.TrackedEvaluator:
         version=e.version, status=e.status, reason=e.reason,
         calibration=_calibration(e.calibration),
         checks=[f"{what}: {value}" for what, values in e.spec for value in values],
+        point=e.point,
     )
     if e.calibrated_at:
         _stamp(message.calibrated_at, e.calibrated_at)

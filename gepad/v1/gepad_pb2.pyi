@@ -1620,6 +1620,7 @@ class TrackedEvaluator(_message.Message):
     CALIBRATION_FIELD_NUMBER: _builtins.int
     CALIBRATED_AT_FIELD_NUMBER: _builtins.int
     CHECKS_FIELD_NUMBER: _builtins.int
+    POINT_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """The dimension it scores ("judge", "reference", "rules", "fm_<failure mode>")."""
     kind: _builtins.str
@@ -1632,6 +1633,10 @@ class TrackedEvaluator(_message.Message):
     status: _builtins.str
     """"gating" (decides promotion), "advisory" (steers the search only) or "off" (not used)."""
     reason: _builtins.str
+    point: _builtins.float
+    """It says an output fails when its score is below this (chosen on the labels outside the
+    held-out slice; 1 for a rule: any failed check).
+    """
     @_builtins.property
     def calibration(self) -> Global___Calibration: ...
     @_builtins.property
@@ -1653,10 +1658,11 @@ class TrackedEvaluator(_message.Message):
         calibration: Global___Calibration | None = ...,
         calibrated_at: _timestamp_pb2.Timestamp | None = ...,
         checks: _abc.Iterable[_builtins.str] | None = ...,
+        point: _builtins.float = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["calibrated_at", b"calibrated_at", "calibration", b"calibration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibrated_at", b"calibrated_at", "calibration", b"calibration", "checks", b"checks", "failure_mode", b"failure_mode", "kind", b"kind", "name", b"name", "origin", b"origin", "reason", b"reason", "status", b"status", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibrated_at", b"calibrated_at", "calibration", b"calibration", "checks", b"checks", "failure_mode", b"failure_mode", "kind", b"kind", "name", b"name", "origin", b"origin", "point", b"point", "reason", b"reason", "status", b"status", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

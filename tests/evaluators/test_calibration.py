@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from gepad.evaluators.calibration import Calibration, Thresholds, calibrate, status_for
+from gepad.evaluators.calibration import (
+    DEFAULT_POINT,
+    Calibration,
+    Thresholds,
+    calibrate,
+    operating_point,
+    status_for,
+)
 
 
 def pairs(tp: int, fp: int, tn: int, fn: int) -> list[tuple[bool, bool]]:
@@ -78,3 +85,17 @@ def test_too_few_labels_is_advisory_however_good() -> None:
     status, reason = status_for(calibrate(pairs(3, 0, 3, 0)), Thresholds(min_n=10))
     assert status == "advisory"
     assert "fewer than the 10" in reason
+
+
+def test_the_operating_point_is_where_the_scores_best_separate_the_labels() -> None:
+    # A judge that gives a rejected output 0.8 and an accepted one 0.95: 0.5 would flag nothing.
+    scored = [(True, 0.8), (True, 0.75), (True, 0.85), (False, 0.95), (False, 1.0), (False, 0.9)]
+    point = operating_point(scored)
+    assert point == pytest.approx(0.875)
+    assert calibrate((f, s < point) for f, s in scored).mcc == pytest.approx(1.0)
+
+
+def test_without_a_measurable_cut_the_point_is_the_default() -> None:
+    assert operating_point([]) == DEFAULT_POINT
+    assert operating_point([(True, 0.3), (True, 0.7)]) == DEFAULT_POINT  # one class only
+    assert operating_point([(True, 0.4), (False, 0.4)]) == DEFAULT_POINT  # one score only

@@ -103,6 +103,8 @@ def test_a_round_calibrates_the_users_evaluators_and_gepad_evaluators_shows_them
                                 "CALIBRATION"]
     assert table[3].split()[:4] == ["fm_uppercase", "rule", "gating", "uppercase"]
     assert "MCC 1.00, kappa 1.00, TPR 1.00, TNR 1.00, n " in table[3]
+    assert any(line.startswith("- fm_uppercase: MCC 1.00 on ") and line.endswith(
+        "(fails an output scored below 1.00)") for line in text)
     assert any(line.startswith("- uppercase (30 failures, 30 corrections; covered by "
                                "fm_uppercase; 2 users share it)") for line in text)
     assert "across the program's users:" in text

@@ -192,3 +192,16 @@ async def test_a_generated_evaluator_changes_the_panels_version_so_cached_verdic
     changed = mode_evaluator(other, None, judge(honest))
     assert changed is not None and changed.version != done.members[0].version
     assert EvaluatorPanel([*built_in, changed]).version not in (before, after)
+
+
+async def test_a_judge_whose_scores_sit_high_is_measured_at_its_own_operating_point() -> None:
+    def lenient(output: str) -> float:  # right order, wrong scale: never below 0.5
+        return 0.7 if PHRASE in output else 0.95
+
+    done = await step(feedback(24), judge(lenient))
+    judge_ = done.evaluators.get("judge")
+    assert judge_ is not None and judge_.status == "gating", judge_.reason
+    assert judge_.point == pytest.approx(0.825)
+    assert judge_.calibration.mcc == pytest.approx(1.0)
+    rule = done.evaluators.get("fm_no_ai_disclaimer")
+    assert rule is not None and rule.point == 1.0

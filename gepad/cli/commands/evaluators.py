@@ -51,7 +51,7 @@ def evaluators_lines(response: pb.ListEvaluatorsResponse) -> list[str]:
     lines += render_table(["EVALUATOR", "KIND", "STATUS", "FAILURE MODE", "VERSION",
                            "CALIBRATION"], rows)
     for e in response.evaluators:
-        lines.append(f"- {e.name}: {e.reason}")
+        lines.append(f"- {e.name}: {e.reason} (fails an output scored below {e.point:.2f})")
         lines += [f"    {check}" for check in e.checks]
     if response.failure_modes:
         lines += ["", "failure modes:"]
