@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "memory": "bench.memory:main",
     "grpc-floor": "bench.grpc_floor:main",
     "reflection-format": "bench.reflection_format:main",
+    "calibration": "bench.calibration:main",
 }
 
 

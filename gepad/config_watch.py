@@ -32,6 +32,8 @@ log = logging.getLogger("gepad.config")
 RESTART_ONLY = (
     "state_dir", "runtime_dir", "socket_path", "tcp_address", "tokens", "grace_seconds",
     "writer_batch_max", "max_message_bytes",
+    # The rounds' calibration policy is handed to the round manager when the daemon is built.
+    "evaluators",
 )
 
 

@@ -17,6 +17,7 @@ from gepad.config_watch import ConfigWatch
 from gepad.engine import TaskRunner
 from gepad.programs import ProgramRegistry
 from gepad.rounds import EvolutionScheduler, LiteLLMSeams, RoundManager
+from gepad.rounds.calibration_step import calibration_policy
 from gepad.rpc.auth import Authenticator
 from gepad.rpc.server import GrpcServer
 from gepad.rpc.servicer import GepadServicer
@@ -71,6 +72,7 @@ async def run_daemon(
     rounds = RoundManager(
         store=store, programs=programs, prompts=prompts, seams=LiteLLMSeams(runners=runners),
         max_concurrent_rounds=settings.max_concurrent_rounds,
+        calibration=calibration_policy(settings.evaluators),
     )
     scheduler = EvolutionScheduler(
         rounds=rounds, programs=programs, store=store, nightly_cron=settings.nightly_cron,

@@ -14,14 +14,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["ConfigError", "HookSettings", "Settings", "TokenGrant", "hash_token", "load_settings"]
+__all__ = [
+    "ConfigError",
+    "EvaluatorSettings",
+    "HookSettings",
+    "Settings",
+    "TokenGrant",
+    "hash_token",
+    "load_settings",
+]
 
 DEFAULT_CONFIG_NAME = "gepad.toml"
 # The top-level keys of the config file; any other is refused, naming it.
 KNOWN_KEYS = frozenset({
     "state_dir", "runtime_dir", "socket", "tcp", "tokens", "grace_seconds", "writer_batch_max",
     "max_message_bytes", "max_concurrent_rounds", "nightly_cron", "evolve_debounce_seconds",
-    "adapters", "hooks",
+    "adapters", "hooks", "evaluators",
 })
 _N = TypeVar("_N", int, float)
 
@@ -45,6 +53,19 @@ class TokenGrant:
     @property
     def is_admin(self) -> bool:
         return self.user is None
+
+
+@dataclass(frozen=True)
+class EvaluatorSettings:
+    """The ``[evaluators]`` table: calibrating each user's evaluators against their labels
+    (gepad/rounds/calibration_step.py). ``calibrate = false`` lets every evaluator decide
+    promotion, calibrated or not, as before calibration existed."""
+
+    calibrate: bool = True
+    generate_after: int = 10  # labelled failures of a failure mode before it gets an evaluator
+    min_labels: int = 10  # held-out labels below which an evaluator is advisory at most
+    gating_mcc: float = 0.6
+    advisory_mcc: float = 0.4
 
 
 @dataclass(frozen=True)
@@ -84,6 +105,7 @@ class Settings:
     # (gepad.adapters.config), so a client command never imports a plugin.
     adapters: tuple[Mapping[str, Any], ...] = ()
     hooks: HookSettings = field(default_factory=HookSettings)
+    evaluators: EvaluatorSettings = field(default_factory=EvaluatorSettings)
 
     @property
     def database_path(self) -> Path:
@@ -181,6 +203,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
         evolve_debounce_seconds=_number(raw, "evolve_debounce_seconds", 30.0, float),
         adapters=_tables(raw, "adapters"),
         hooks=_hooks(raw.get("hooks", {}), env),
+        evaluators=_evaluators(raw.get("evaluators", {})),
     )
 
 
@@ -221,6 +244,31 @@ def _hooks(table: Any, env: Mapping[str, str]) -> HookSettings:
         user=values.get("user"),
         program=values.get("program", "editor.system"),
         timeout_seconds=_number(table, "timeout_seconds", 2.0, float),
+    )
+
+
+def _evaluators(table: Any) -> EvaluatorSettings:
+    if not isinstance(table, dict):
+        raise ConfigError("evaluators: expected a table ([evaluators])")
+    known = ("calibrate", "generate_after", "min_labels", "gating_mcc", "advisory_mcc")
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ConfigError(f"evaluators.{unknown[0]}: unknown key (known: {', '.join(known)})")
+    calibrate = table.get("calibrate", True)
+    if not isinstance(calibrate, bool):
+        raise ConfigError(f"evaluators.calibrate: expected true or false, got {calibrate!r}")
+    gating, advisory = table.get("gating_mcc", 0.6), table.get("advisory_mcc", 0.4)
+    for key, value in (("gating_mcc", gating), ("advisory_mcc", advisory)):
+        if isinstance(value, bool) or not isinstance(value, int | float) \
+                or not -1.0 <= value <= 1.0:
+            raise ConfigError(f"evaluators.{key}: expected a number within -1..1, got {value!r}")
+    if advisory > gating:
+        raise ConfigError(f"evaluators.advisory_mcc ({advisory}) is above gating_mcc ({gating})")
+    return EvaluatorSettings(
+        calibrate=calibrate,
+        generate_after=_number(table, "generate_after", 10, int),
+        min_labels=_number(table, "min_labels", 10, int),
+        gating_mcc=float(gating), advisory_mcc=float(advisory),
     )
 
 

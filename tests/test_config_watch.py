@@ -144,7 +144,8 @@ def test_a_setting_read_at_start_waits_for_a_restart(
 ) -> None:
     caplog.set_level(logging.INFO, logger="gepad.config")
     config.write(command_target("first", config.root / "first.jsonl"),
-                 top="max_message_bytes = 1000000\nmax_concurrent_rounds = 3")
+                 top="max_message_bytes = 1000000\nmax_concurrent_rounds = 3\n"
+                     "[evaluators]\nmin_labels = 20")
     lines = wait_until("the reload", lambda: reloads(caplog, "next restart"))
-    assert all("max_message_bytes changed" in line for line in lines)
+    assert all("max_message_bytes, evaluators changed" in line for line in lines)
     assert reloads(caplog, "reloaded")

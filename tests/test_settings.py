@@ -46,6 +46,11 @@ def test_file_and_environment(tmp_path: Path) -> None:
         ('adapters = "editor"\n', "adapters: expected an array of tables"),
         ('adapters = [1]\n', "adapters[0]: expected a table"),
         ("nightly_corn = '0 3 * * *'\n", "nightly_corn: unknown setting"),
+        ("[evaluators]\ncalibrate = 'no'\n", "evaluators.calibrate: expected true or false"),
+        ("[evaluators]\ngating_mcc = 1.5\n", "evaluators.gating_mcc: expected a number"),
+        ("[evaluators]\nadvisory_mcc = 0.7\n", "is above gating_mcc"),
+        ("[evaluators]\nmin_labels = 0\n", "min_labels"),
+        ("[evaluators]\ngate_mcc = 0.5\n", "evaluators.gate_mcc: unknown key"),
     ],
 )
 def test_bad_config_is_explained(tmp_path: Path, text: str, fragment: str) -> None:
@@ -64,6 +69,21 @@ def test_adapter_tables_are_kept_for_their_plugins_to_read(tmp_path: Path) -> No
         {"plugin": "webhook", "program": "bot", "url": "https://x"},
         {"plugin": "editor", "user": "alice", "program": "bot"},
     )
+
+
+def test_the_evaluators_table_sets_the_calibration_policy(tmp_path: Path) -> None:
+    from gepad.rounds.calibration_step import calibration_policy
+
+    assert calibration_policy(load_settings(env={"STATE_DIRECTORY": str(tmp_path)}).evaluators
+                              ).enabled
+    path = tmp_path / "gepad.toml"
+    path.write_text("[evaluators]\ncalibrate = false\ngenerate_after = 20\nmin_labels = 30\n"
+                    "gating_mcc = 0.7\nadvisory_mcc = 0.5\n")
+    policy = calibration_policy(load_settings(path, env={}).evaluators)
+    assert not policy.enabled
+    assert policy.generate_after == 20
+    assert (policy.thresholds.min_n, policy.thresholds.gating, policy.thresholds.advisory) == (
+        30, 0.7, 0.5)
 
 
 def test_explicit_missing_config_is_an_error(tmp_path: Path) -> None:

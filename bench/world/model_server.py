@@ -9,7 +9,8 @@ It dispatches on the model name:
 * ``world-judge-oracle``: the world's judge, grading against the user's true preferences;
 * ``world-judge-realistic``: a judge that knows only the comments and rubric items its prompt
   quotes (``realistic_judge``);
-* either judge, asked to update a rubric (gepad's contract), answers as ``rubric`` does.
+* either judge, asked to update a rubric (gepad's contract), answers as ``rubric`` does, and
+  asked for a failure mode's rule, says the mode needs judgement.
 
 Requests reach the world as text, so the server keeps a registry from each request's text to the
 user's world and the example it is; request texts are made unique per user by the caller.
@@ -37,6 +38,7 @@ ORACLE_JUDGE = "world-judge-oracle"
 REALISTIC_JUDGE = "world-judge-realistic"
 JUDGE_MODELS = {"oracle": ORACLE_JUDGE, "realistic": REALISTIC_JUDGE}
 
+RULE_MARK = "You turn one failure mode"  # gepad's request for a failure mode's rule
 _DIMENSION_NAMES = re.compile(r'Grade each dimension \(([^)]*)\)')
 
 
@@ -151,6 +153,11 @@ class WorldModelServer:
             if system.startswith(EXTRACTION_MARK):
                 self._count("rubric")
                 return Answer(answer_extraction(last_user))
+            if system.startswith(RULE_MARK):
+                # This world's preferences take judgement (no regex tells them): as a careful
+                # model would, the judge says so, and gepad grades the mode with a judge item.
+                self._count("rule")
+                return Answer(json.dumps({"kind": "judge"}))
             self._count("grading")
             # The grading prompt is the first user message; retries append more after it.
             prompt = next(m["content"] for m in messages if m["role"] == "user")

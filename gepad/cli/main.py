@@ -17,11 +17,13 @@ from gepad.cli.arguments import add_connection_options
 from gepad.cli.commands import (
     adapters,
     demo,
+    evaluators,
     feedback,
     hook,
     lineage,
     programs,
     prompts,
+    report,
     rounds,
     rubric,
     serve,
@@ -52,7 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_connection_options(common, defaults=False)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
     for module in (
-        serve, feedback, prompts, lineage, programs, rounds, rubric, adapters, hook, demo
+        serve, feedback, prompts, lineage, programs, rounds, rubric, adapters, hook, demo,
+        evaluators, report,
     ):
         module.register(sub, [common])
     return parser

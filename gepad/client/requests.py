@@ -76,5 +76,9 @@ def get_rubric(user_id: str, program: str) -> pb.GetRubricRequest:
     return pb.GetRubricRequest(user_id=user_id, program=program)
 
 
+def list_evaluators(user_id: str, program: str) -> pb.ListEvaluatorsRequest:
+    return pb.ListEvaluatorsRequest(user_id=user_id, program=program)
+
+
 def list_adapters() -> pb.ListAdaptersRequest:
     return pb.ListAdaptersRequest()

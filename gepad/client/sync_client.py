@@ -247,6 +247,10 @@ class Client(BaseClient):
         """What the user asked for across all their feedback, as the judge grades it."""
         return self._unary(self.stub.GetRubric, requests.get_rubric(user_id, program))
 
+    def list_evaluators(self, user_id: str, program: str) -> pb.ListEvaluatorsResponse:
+        """The user's evaluators, their calibration and status, and the eval coverage."""
+        return self._unary(self.stub.ListEvaluators, requests.list_evaluators(user_id, program))
+
     def list_adapters(self) -> pb.ListAdaptersResponse:
         """Admin: each adapter target, what it last delivered and its last error."""
         return self._unary(self.stub.ListAdapters, requests.list_adapters())

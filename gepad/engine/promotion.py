@@ -194,11 +194,16 @@ async def choose_promotion(
     limiter: anyio.CapacityLimiter | None = None,
     dimension_tolerances: Mapping[str, float] | None = None,
     confidence: float = DEFAULT_CONFIDENCE,
+    deciding_dimensions: Sequence[str] | None = None,
 ) -> PromotionResult:
     """Promote iff gate mean(candidate) > gate mean(served) + margin, that gain is beyond noise,
     and no gated dimension drops by more than its tolerance beyond noise (`decide_gate`).
     `gated_dimensions=None` gates every dimension both sides report. Gate rollouts go through
-    the cache and the budgets like any other."""
+    the cache and the budgets like any other.
+
+    `deciding_dimensions`: only these evaluators' scores decide (the calibrated, gating ones):
+    the gate's aggregate is the mean of these dimensions, and only they are checked for
+    regressions (unless `gated_dimensions` says otherwise). None: every evaluator decides."""
     session = Session(seams, config, Ledger(budgets), dict(state.high_water), limiter=limiter)
 
     def done(decision: PromotionDecision) -> PromotionResult:
@@ -243,17 +248,32 @@ async def choose_promotion(
     n = len(gate)
     evals = [e for e in scored.results if e is not None]
     mine, theirs = evals[:n], evals[n:]
+    deciding = None if deciding_dimensions is None else tuple(deciding_dimensions)
+    if deciding is not None:
+        both = [(a, b) for a, b in zip(mine, theirs, strict=True)
+                if _deciding_mean(a, deciding) is not None
+                and _deciding_mean(b, deciding) is not None]
+        if not both:
+            why = ("no evaluator may decide promotion (every one is off)" if not deciding else
+                   f"no gate example is graded by a deciding evaluator ({', '.join(deciding)})")
+            return done(PromotionDecision(False, best.id, served.id, (why,), gate_examples=n))
+        mine, theirs = [a for a, _ in both], [b for _, b in both]
+        n = len(both)
+    seen = sorted({d for e in evals for d in e.scores})
     dims = (
-        sorted({d for e in evals for d in e.scores})
+        (seen if deciding is None else [d for d in seen if d in deciding])
         if gated_dimensions is None
         else list(gated_dimensions)
     )
     val = _ValPairs(state, best, served)
     per_dim = {d: Paired(_gate_diffs(mine, theirs, d), val.diffs(d)) for d in dims}
-    cand_mean = sum(e.aggregate for e in mine) / n
-    served_mean = sum(e.aggregate for e in theirs) / n
+    mine_agg = [_agg(e, deciding) for e in mine]
+    theirs_agg = [_agg(e, deciding) for e in theirs]
+    cand_mean = sum(mine_agg) / n
+    served_mean = sum(theirs_agg) / n
     verdict = decide_gate(
-        Paired(_gate_diffs(mine, theirs, None), val.diffs(None)),
+        Paired(tuple(a - b for a, b in zip(mine_agg, theirs_agg, strict=True)),
+               val.diffs(None, deciding)),
         {d: p for d, p in per_dim.items() if p.gate},
         (cand_mean, served_mean),
         margin=margin,
@@ -268,9 +288,23 @@ async def choose_promotion(
             gain_lower_bound=verdict.gain.lower,
             dimension_upper_bounds={d: b.upper for d, b in verdict.dimensions.items()},
             confidence=confidence,
-            val_examples=len(val.diffs(None)),
+            val_examples=len(val.diffs(None, deciding)),
         )
     )
+
+
+def _deciding_mean(evaluation: Evaluation, deciding: Sequence[str]) -> float | None:
+    """The mean of the deciding evaluators' scores; None when none of them graded it."""
+    values = [evaluation.scores[d] for d in deciding if d in evaluation.scores]
+    return sum(values) / len(values) if values else None
+
+
+def _agg(evaluation: Evaluation, deciding: Sequence[str] | None) -> float:
+    if deciding is None:
+        return evaluation.aggregate
+    value = _deciding_mean(evaluation, deciding)
+    assert value is not None  # examples no deciding evaluator graded were left out
+    return value
 
 
 def _gate_diffs(
@@ -306,11 +340,21 @@ class _ValPairs:
         if served_row is not None:
             self._rows = (state.index(best.id), served_row)
 
-    def diffs(self, dimension: str | None) -> tuple[float, ...]:
+    def diffs(self, dimension: str | None,
+              deciding: Sequence[str] | None = None) -> tuple[float, ...]:
         if self._rows is None:
             return ()
         m = self._matrix
-        if dimension is None:
+        if dimension is None and deciding is not None:
+            known = [m.dimension(d) for d in deciding if d in m.dimensions]
+            if not known:
+                return ()
+            stacked = np.stack(known)
+            graded = ~np.isnan(stacked)
+            counts = graded.sum(axis=0)
+            sums = np.where(graded, stacked, 0.0).sum(axis=0)
+            values = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        elif dimension is None:
             values = m.aggregate
         elif dimension in m.dimensions:
             values = m.dimension(dimension)

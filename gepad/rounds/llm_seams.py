@@ -4,7 +4,7 @@ adapter runs the user's rollouts the way its host does."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from gepad.engine import Evaluator, MemoryEvaluationStore, Seams, TaskRunner
 from gepad.evaluators import EvaluatorPanel, JudgeEvaluator, ReferenceEvaluator, RuleEvaluator
@@ -56,7 +56,8 @@ class LiteLLMSeams:
         return self._client(model_settings(program.judge_model, program.task_model))
 
     def __call__(self, program: Program, store: MemoryEvaluationStore,
-                 rubric: Rubric | None = None, user_id: str = "") -> Seams:
+                 rubric: Rubric | None = None, extra: Sequence[Evaluator] = (),
+                 user_id: str = "") -> Seams:
         if not program.task_model.model:
             raise ValueError(
                 f"program {program.name!r} has no task_model.model; set one to evolve it"
@@ -69,6 +70,7 @@ class LiteLLMSeams:
                 list(ev.must_match), list(ev.must_not_match), ev.max_output_chars or None,
             ))
         members.append(JudgeEvaluator(self.judge_client(program), rubric=rubric))
+        members += extra  # the evaluators generated for the user's failure modes
         return Seams(
             runner=(self._runners(user_id, program.name)
                     or ChatTaskRunner(self._client(task))),

@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 import zlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol, TypeVar
 
@@ -24,8 +24,10 @@ from gepad.engine import (
     Dataset,
     EngineConfig,
     EngineState,
+    Evaluator,
     MemoryEvaluationStore,
     Seams,
+    Usage,
     add_candidates,
     choose_promotion,
     frontier_of,
@@ -40,6 +42,7 @@ from gepad.feedback.event import FeedbackEvent
 from gepad.lineage import CandidateRecord
 from gepad.llm import LLMClient
 from gepad.programs import BudgetCaps, Program, ProgramRegistry
+from gepad.rounds.calibration_step import CalibrationPolicy, CalibrationStep, calibrate_evaluators
 from gepad.rounds.evaluations import evaluation_from_json, evaluation_row
 from gepad.rounds.examples import build_dataset
 from gepad.rounds.failures import FailureTally
@@ -48,7 +51,7 @@ from gepad.rubric import Rubric
 from gepad.runs import Run, RunProgress, RunStatus
 from gepad.serving.prompts import ServedPrompts
 from gepad.store.contract import StoreContract
-from gepad.store.runs import StepCommit
+from gepad.store.runs import EventRow, StepCommit
 
 __all__ = ["RoundManager", "SeamsFactory"]
 
@@ -57,9 +60,10 @@ log = logging.getLogger(__name__)
 DEFAULT_METRIC_CALLS_PER_ROUND = 300
 NO_CAPS = BudgetCaps()
 N = TypeVar("N", int, float)
-# A user's correction is an edit of the output the served prompt gave on that request, so token
-# overlap with it favours the served prompt on every gate example: a drop there is no evidence of
-# a regression, and it never blocks (it still counts in the aggregate).
+# With calibration off: a user's correction is an edit of the output the served prompt gave on
+# that request, so token overlap with it favours the served prompt on every gate example: a drop
+# there is no evidence of a regression, and it never blocks (it still counts in the aggregate).
+# With calibration on, only the evaluators calibrated to gate decide (calibration_step.py).
 _UNGATED = {"reference": 1.0}
 _PINNED = "not promoted: the served prompt is pinned (after a rollback)"
 # A perfect score on fewer val examples than this says too little to stop a round early.
@@ -81,7 +85,8 @@ class SeamsFactory(Protocol):
         ...
 
     def __call__(self, program: Program, store: MemoryEvaluationStore,
-                 rubric: Rubric | None = None, user_id: str = "") -> Seams: ...
+                 rubric: Rubric | None = None, extra: Sequence[Evaluator] = (),
+                 user_id: str = "") -> Seams: ...
 
 
 @dataclass
@@ -170,8 +175,10 @@ class RoundManager:
         seams: SeamsFactory,
         max_concurrent_rounds: int = 2,
         clock: Callable[[], float] = time.time,
+        calibration: CalibrationPolicy | None = None,
     ) -> None:
         self._store = store
+        self._calibration = calibration or CalibrationPolicy()
         self._programs = programs
         self._prompts = prompts
         self._seams = seams
@@ -329,8 +336,9 @@ class RoundManager:
                                                  [row.event for row in inputs.events])
         # The same examples, now with the rubric the reflection LM is to read.
         dataset = Dataset(dataset, [item.line() for item in rubric.items])
+        calibrated = await self._calibrate(run, program, rubric, inputs.events)
         cache = MemoryEvaluationStore(evaluation_from_json(t) for t in inputs.evaluations)
-        seams = self._seams(program, cache, rubric, user_id)
+        seams = self._seams(program, cache, rubric, calibrated.members, user_id)
         seed = run.seed or zlib.crc32(run.run_id.encode())
 
         served = self._served_candidate(user_id, program_name)
@@ -378,10 +386,11 @@ class RoundManager:
             await self._end(run, "failed", search.failure)
             return
         await self._promote(run, search.state, dataset, seams, config,
-                            _set_aside(search.budgets, -gate))
+                            _set_aside(search.budgets, -gate), calibrated)
         if search.tally.count:
             log.warning("run %s: %d model calls failed", run.run_id, search.tally.count)
-        run.message += f" (search stopped: {search.stopped}){search.tally.note()}{rubric_note}"
+        run.message += (f" (search stopped: {search.stopped}){search.tally.note()}{rubric_note}"
+                        f"{calibrated.note}")
         run.status = "succeeded"
         await self._finish(run)
 
@@ -441,6 +450,30 @@ class RoundManager:
         log.warning("run %s: the rubric was not updated: %s", run.run_id, update.error)
         return update.rubric, f" (rubric not updated: {update.error})"
 
+    async def _calibrate(self, run: Run, program: Program, rubric: Rubric,
+                         rows: list[EventRow]) -> CalibrationStep:
+        """The user's evaluators kept calibrated (calibration_step.py); what changed goes to the
+        run's progress stream and the log."""
+        before = await self._store.evaluator_set(run.user_id, run.program)
+        if not self._calibration.enabled:
+            return CalibrationStep(before, (), None, "", Usage())
+        corrected: dict[str, str] = {}
+        for row in rows:
+            if row.event.kind == "correction" and row.event.correction:
+                corrected[row.example_id] = row.event.correction
+        references = {row.event.event_id: corrected[row.example_id] for row in rows
+                      if row.example_id in corrected}
+        step_ = await calibrate_evaluators(
+            program, rubric, [row.event for row in rows], references, before,
+            self._seams.judge_client(program), self._calibration, self._clock())
+        self._count(run, 0, step_.usage.calls, step_.usage.tokens, step_.usage.cost_usd)
+        for line in step_.log:
+            log.info("run %s: %s", run.run_id, line)
+            self._publish(run, "evaluators", line)
+        if step_.evaluators != before:
+            await self._store.save_evaluator_set(run.user_id, run.program, step_.evaluators)
+        return step_
+
     async def _end(self, run: Run, status: RunStatus, message: str) -> None:
         """End a round that decides nothing, saying why."""
         if status == "failed":
@@ -452,7 +485,7 @@ class RoundManager:
 
     async def _promote(self, run: Run, state: EngineState,
                        dataset: Dataset, seams: Seams, config: EngineConfig,
-                       budgets: tuple[Budget, ...]) -> None:
+                       budgets: tuple[Budget, ...], calibrated: CalibrationStep) -> None:
         if self._prompts.is_pinned(run.user_id, run.program):
             run.message = _PINNED
             self._publish(run, "not_promoted", run.message)
@@ -464,7 +497,9 @@ class RoundManager:
         result = await choose_promotion(
             state, dataset, seams, config, budgets, served,
             margin=program.evolution.promotion_margin,
-            dimension_tolerances=_UNGATED,
+            # The reference check blocks a regression only once it is calibrated to gate.
+            dimension_tolerances=None if calibrated.reference_gates else _UNGATED,
+            deciding_dimensions=calibrated.deciding,
         )
         self._count(run, result.metric_calls, result.usage.calls, result.usage.tokens,
                     result.usage.cost_usd)

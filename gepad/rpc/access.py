@@ -39,6 +39,7 @@ RULES: dict[str, Rule] = {
     "WatchRun": Rule.HANDLER,
     "GetFrontier": Rule.USER,
     "GetRubric": Rule.USER,
+    "ListEvaluators": Rule.USER,
     # Targets name users and where their prompts go (paths, URLs).
     "ListAdapters": Rule.ADMIN,
 }

@@ -15,6 +15,9 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from gepad.adapters.host import TargetStatus
 from gepad.enums import CANDIDATE_ORIGIN, FEEDBACK_KIND, FEEDBACK_SOURCE, RUN_STATUS
 from gepad.errors import InvalidArgument
+from gepad.evaluator_set import EvaluatorSet, TrackedEvaluator
+from gepad.evaluators.calibration import Calibration
+from gepad.failure_modes import ProgramFailureMode
 from gepad.feedback.event import FeedbackEvent
 from gepad.lineage import CandidateRecord, ServedChange, ServedState
 from gepad.llm import ModelSettings
@@ -30,6 +33,7 @@ __all__ = [
     "budget_message",
     "candidate_message",
     "change_message",
+    "evaluators_message",
     "event_from_message",
     "frontier_message",
     "program_from_message",
@@ -240,4 +244,55 @@ def adapter_message(status: TargetStatus) -> pb.AdapterTarget:
         _stamp(message.last_error_at, status.last_error_at)
     if status.last_edit_at is not None:
         _stamp(message.last_edit_at, status.last_edit_at)
+    return message
+
+
+# ---------------------------------------------------------------------- evaluators
+
+
+def _calibration(c: Calibration) -> pb.Calibration:
+    return pb.Calibration(n=c.n, mcc=c.mcc, kappa=c.kappa, tpr=c.tpr, tnr=c.tnr,
+                          degenerate=c.degenerate, true_positives=c.tp, false_positives=c.fp,
+                          true_negatives=c.tn, false_negatives=c.fn)
+
+
+def _tracked(e: TrackedEvaluator) -> pb.TrackedEvaluator:
+    message = pb.TrackedEvaluator(
+        name=e.name, kind=e.kind, origin=e.origin, failure_mode=e.failure_mode,
+        version=e.version, status=e.status, reason=e.reason,
+        calibration=_calibration(e.calibration),
+        checks=[f"{what}: {value}" for what, values in e.spec for value in values],
+        point=e.point,
+    )
+    if e.calibrated_at:
+        _stamp(message.calibrated_at, e.calibrated_at)
+    return message
+
+
+def evaluators_message(user_id: str, program: str, evaluators: EvaluatorSet,
+                       program_modes: list[ProgramFailureMode], *, admin: bool
+                       ) -> pb.ListEvaluatorsResponse:
+    """The user's evaluators; the program's modes across users only for an admin (they name
+    users), a user sees how many users share each of their own modes."""
+    users_of = {m.name: len(m.users) for m in program_modes}
+    covered, tracked = evaluators.coverage
+    message = pb.ListEvaluatorsResponse(
+        user_id=user_id, program=program,
+        evaluators=[_tracked(e) for e in evaluators.evaluators],
+        failure_modes=[pb.FailureMode(
+            name=m.name, description=m.description, scope=m.scope, evidence=m.evidence,
+            failures=m.failures, corrections=m.corrections,
+            evaluators=[e.name for e in evaluators.covering(m.name)],
+            covered=any(e.status == "gating" for e in evaluators.covering(m.name)),
+            shared_by_users=users_of.get(m.name, 1),
+        ) for m in evaluators.modes],
+        covered_modes=covered, tracked_modes=tracked, accepted_outputs=evaluators.passes,
+        program_failure_modes=[pb.ProgramFailureMode(
+            name=m.name, description=m.description, users=m.users, evidence=m.evidence)
+            for m in program_modes] if admin else [],
+    )
+    for entry in evaluators.log:
+        _stamp(message.log.add(text=entry.text).at, entry.at)
+    if evaluators.updated_at:
+        _stamp(message.updated_at, evaluators.updated_at)
     return message

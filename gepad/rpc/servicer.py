@@ -16,6 +16,7 @@ import grpc
 
 from gepad.adapters.host import TargetStatus
 from gepad.errors import InvalidArgument, NotFound, Unimplemented
+from gepad.failure_modes import program_inventory
 from gepad.feedback.validation import (
     NewEvent,
     check_id,
@@ -31,6 +32,7 @@ from gepad.rpc.messages import (
     budget_from_message,
     candidate_message,
     change_message,
+    evaluators_message,
     event_from_message,
     frontier_message,
     program_from_message,
@@ -313,6 +315,14 @@ class GepadServicer:
         self._user_program(request.user_id, request.program)
         rubric = await self._store.rubric(request.user_id, request.program)
         return rubric_message(request.user_id, request.program, rubric)
+
+    async def ListEvaluators(self, request: pb.ListEvaluatorsRequest, caller: Principal
+                             ) -> pb.ListEvaluatorsResponse:
+        self._user_program(request.user_id, request.program)
+        evaluators = await self._store.evaluator_set(request.user_id, request.program)
+        modes = program_inventory(await self._store.program_rubrics(request.program))
+        return evaluators_message(request.user_id, request.program, evaluators, modes,
+                                  admin=caller.user is None)
 
     # ------------------------------------------------------------------ adapters
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from gepad.deliveries import DeliveryRecord
+from gepad.evaluator_set import EvaluatorSet
 from gepad.feedback.validation import NewEvent
 from gepad.lineage import CandidateRecord, ServedChange, ServedState
 from gepad.programs import Program
@@ -169,6 +170,17 @@ class StoreContract(Protocol):
         ...
 
     async def save_rubric(self, user_id: str, program: str, rubric: Rubric) -> None: ...
+
+    async def program_rubrics(self, program: str) -> dict[str, Rubric]:
+        """Every user's rubric of the program, by user id (the program-level inventory)."""
+        ...
+
+    async def evaluator_set(self, user_id: str, program: str) -> EvaluatorSet:
+        """The user's tracked evaluators and their calibration; empty if none yet."""
+        ...
+
+    async def save_evaluator_set(self, user_id: str, program: str,
+                                 evaluators: EvaluatorSet) -> None: ...
 
     async def users_with_new_events(self) -> list[tuple[str, str]]:
         """(user, program) pairs with feedback received after their last round started."""

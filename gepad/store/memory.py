@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 from gepad.deliveries import DeliveryRecord
+from gepad.evaluator_set import EvaluatorSet
 from gepad.feedback.event import event_from_json
 from gepad.feedback.validation import NewEvent
 from gepad.lineage import CandidateRecord, ServedChange, ServedState, human_edit_node
@@ -51,6 +52,7 @@ class _Tables:
     runs: dict[str, Run] = field(default_factory=dict)
     engine_states: dict[_Key, str] = field(default_factory=dict)
     rubrics: dict[_Key, Rubric] = field(default_factory=dict)
+    evaluator_sets: dict[_Key, EvaluatorSet] = field(default_factory=dict)
     # Keyed like the SQLite table: (candidate hash, example id, evaluator version), any user.
     evaluations: dict[tuple[str, str, str], tuple[_Key, str]] = field(default_factory=dict)
     # By (target, user_id, program).
@@ -248,6 +250,17 @@ class MemoryStore(StoreContract):
     async def save_rubric(self, user_id: str, program: str, rubric: Rubric) -> None:
         with self._write() as t:
             t.rubrics[(user_id, program)] = rubric
+
+    async def program_rubrics(self, program: str) -> dict[str, Rubric]:
+        return {user: r for (user, p), r in sorted(self._t.rubrics.items()) if p == program}
+
+    async def evaluator_set(self, user_id: str, program: str) -> EvaluatorSet:
+        return self._t.evaluator_sets.get((user_id, program), EvaluatorSet())
+
+    async def save_evaluator_set(self, user_id: str, program: str,
+                                 evaluators: EvaluatorSet) -> None:
+        with self._write() as t:
+            t.evaluator_sets[(user_id, program)] = evaluators
 
     async def users_with_new_events(self) -> list[tuple[str, str]]:
         last_event: dict[_Key, float] = {}

@@ -138,6 +138,15 @@ MIGRATIONS: tuple[Migration, ...] = (
             PRIMARY KEY (target, user_id, program)
         )""",
     )),
+    Migration("0004_evaluators", (
+        """CREATE TABLE evaluator_sets (
+            user_id VARCHAR NOT NULL,
+            program VARCHAR NOT NULL,
+            set_json VARCHAR NOT NULL,
+            updated_at FLOAT NOT NULL,
+            PRIMARY KEY (user_id, program)
+        )""",
+    )),
 )
 
 

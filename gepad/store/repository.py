@@ -18,6 +18,7 @@ import anyio
 from sqlmodel import Session, select
 
 from gepad.deliveries import DeliveryRecord
+from gepad.evaluator_set import EvaluatorSet
 from gepad.feedback.validation import NewEvent
 from gepad.lineage import CandidateRecord, ServedState, human_edit_node
 from gepad.programs import Program, program_from_json, program_to_json
@@ -36,7 +37,13 @@ from gepad.store.lineage import (
     read_served,
     set_served,
 )
-from gepad.store.rubrics import read_rubric, write_rubric
+from gepad.store.rubrics import (
+    read_evaluator_set,
+    read_program_rubrics,
+    read_rubric,
+    write_evaluator_set,
+    write_rubric,
+)
 from gepad.store.tables import ProgramRow
 from gepad.store.writer import Writer
 
@@ -229,6 +236,17 @@ class Store(StoreContract):
 
     async def save_rubric(self, user_id: str, program: str, rubric: Rubric) -> None:
         await self.writer.submit(lambda conn: write_rubric(conn, user_id, program, rubric))
+
+    async def program_rubrics(self, program: str) -> dict[str, Rubric]:
+        return await self._query(lambda conn: read_program_rubrics(conn, program))
+
+    async def evaluator_set(self, user_id: str, program: str) -> EvaluatorSet:
+        return await self._query(lambda conn: read_evaluator_set(conn, user_id, program))
+
+    async def save_evaluator_set(self, user_id: str, program: str,
+                                 evaluators: EvaluatorSet) -> None:
+        await self.writer.submit(
+            lambda conn: write_evaluator_set(conn, user_id, program, evaluators))
 
     async def users_with_new_events(self) -> list[tuple[str, str]]:
         """(user, program) pairs with feedback newer than their last round."""

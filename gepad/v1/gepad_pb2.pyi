@@ -1521,3 +1521,310 @@ class ListAdaptersResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListAdaptersResponse: _TypeAlias = ListAdaptersResponse  # noqa: Y015
+
+@_typing.final
+class ListEvaluatorsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PROGRAM_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    program: _builtins.str
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        program: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["program", b"program", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEvaluatorsRequest: _TypeAlias = ListEvaluatorsRequest  # noqa: Y015
+
+@_typing.final
+class Calibration(_message.Message):
+    """Agreement with people's labels on the held-out slice; "fails" is the positive class."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    N_FIELD_NUMBER: _builtins.int
+    MCC_FIELD_NUMBER: _builtins.int
+    KAPPA_FIELD_NUMBER: _builtins.int
+    TPR_FIELD_NUMBER: _builtins.int
+    TNR_FIELD_NUMBER: _builtins.int
+    DEGENERATE_FIELD_NUMBER: _builtins.int
+    TRUE_POSITIVES_FIELD_NUMBER: _builtins.int
+    FALSE_POSITIVES_FIELD_NUMBER: _builtins.int
+    TRUE_NEGATIVES_FIELD_NUMBER: _builtins.int
+    FALSE_NEGATIVES_FIELD_NUMBER: _builtins.int
+    n: _builtins.int
+    mcc: _builtins.float
+    """Absent when not measurable (one class only): `degenerate` says why."""
+    kappa: _builtins.float
+    tpr: _builtins.float
+    tnr: _builtins.float
+    degenerate: _builtins.str
+    true_positives: _builtins.int
+    false_positives: _builtins.int
+    true_negatives: _builtins.int
+    false_negatives: _builtins.int
+    def __init__(
+        self,
+        *,
+        n: _builtins.int = ...,
+        mcc: _builtins.float | None = ...,
+        kappa: _builtins.float | None = ...,
+        tpr: _builtins.float | None = ...,
+        tnr: _builtins.float | None = ...,
+        degenerate: _builtins.str = ...,
+        true_positives: _builtins.int = ...,
+        false_positives: _builtins.int = ...,
+        true_negatives: _builtins.int = ...,
+        false_negatives: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_kappa", b"_kappa", "_mcc", b"_mcc", "_tnr", b"_tnr", "_tpr", b"_tpr", "kappa", b"kappa", "mcc", b"mcc", "tnr", b"tnr", "tpr", b"tpr"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_kappa", b"_kappa", "_mcc", b"_mcc", "_tnr", b"_tnr", "_tpr", b"_tpr", "degenerate", b"degenerate", "false_negatives", b"false_negatives", "false_positives", b"false_positives", "kappa", b"kappa", "mcc", b"mcc", "n", b"n", "tnr", b"tnr", "tpr", b"tpr", "true_negatives", b"true_negatives", "true_positives", b"true_positives"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__kappa: _TypeAlias = _typing.Literal["kappa"]  # noqa: Y015
+    _WhichOneofArgType__kappa: _TypeAlias = _typing.Literal["_kappa", b"_kappa"]  # noqa: Y015
+    _WhichOneofReturnType__mcc: _TypeAlias = _typing.Literal["mcc"]  # noqa: Y015
+    _WhichOneofArgType__mcc: _TypeAlias = _typing.Literal["_mcc", b"_mcc"]  # noqa: Y015
+    _WhichOneofReturnType__tnr: _TypeAlias = _typing.Literal["tnr"]  # noqa: Y015
+    _WhichOneofArgType__tnr: _TypeAlias = _typing.Literal["_tnr", b"_tnr"]  # noqa: Y015
+    _WhichOneofReturnType__tpr: _TypeAlias = _typing.Literal["tpr"]  # noqa: Y015
+    _WhichOneofArgType__tpr: _TypeAlias = _typing.Literal["_tpr", b"_tpr"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__kappa) -> _WhichOneofReturnType__kappa | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__mcc) -> _WhichOneofReturnType__mcc | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tnr) -> _WhichOneofReturnType__tnr | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__tpr) -> _WhichOneofReturnType__tpr | None: ...
+
+Global___Calibration: _TypeAlias = Calibration  # noqa: Y015
+
+@_typing.final
+class TrackedEvaluator(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    ORIGIN_FIELD_NUMBER: _builtins.int
+    FAILURE_MODE_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CALIBRATION_FIELD_NUMBER: _builtins.int
+    CALIBRATED_AT_FIELD_NUMBER: _builtins.int
+    CHECKS_FIELD_NUMBER: _builtins.int
+    POINT_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """The dimension it scores ("judge", "reference", "rules", "fm_<failure mode>")."""
+    kind: _builtins.str
+    """"rule", "reference" or "judge" """
+    origin: _builtins.str
+    """"built-in", "configured" or "generated" """
+    failure_mode: _builtins.str
+    """empty: it grades everything the user asked for"""
+    version: _builtins.str
+    status: _builtins.str
+    """"gating" (decides promotion), "advisory" (steers the search only) or "off" (not used)."""
+    reason: _builtins.str
+    point: _builtins.float
+    """It says an output fails when its score is below this (chosen on the labels outside the
+    held-out slice; 1 for a rule: any failed check).
+    """
+    @_builtins.property
+    def calibration(self) -> Global___Calibration: ...
+    @_builtins.property
+    def calibrated_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def checks(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """A rule's checks, one per line ("must_not_match: ...")."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        kind: _builtins.str = ...,
+        origin: _builtins.str = ...,
+        failure_mode: _builtins.str = ...,
+        version: _builtins.str = ...,
+        status: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        calibration: Global___Calibration | None = ...,
+        calibrated_at: _timestamp_pb2.Timestamp | None = ...,
+        checks: _abc.Iterable[_builtins.str] | None = ...,
+        point: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["calibrated_at", b"calibrated_at", "calibration", b"calibration"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["calibrated_at", b"calibrated_at", "calibration", b"calibration", "checks", b"checks", "failure_mode", b"failure_mode", "kind", b"kind", "name", b"name", "origin", b"origin", "point", b"point", "reason", b"reason", "status", b"status", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TrackedEvaluator: _TypeAlias = TrackedEvaluator  # noqa: Y015
+
+@_typing.final
+class FailureMode(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    FAILURES_FIELD_NUMBER: _builtins.int
+    CORRECTIONS_FIELD_NUMBER: _builtins.int
+    EVALUATORS_FIELD_NUMBER: _builtins.int
+    COVERED_FIELD_NUMBER: _builtins.int
+    SHARED_BY_USERS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    description: _builtins.str
+    scope: _builtins.str
+    failures: _builtins.int
+    """outputs people failed for it"""
+    corrections: _builtins.int
+    covered: _builtins.bool
+    """one of them is gating"""
+    shared_by_users: _builtins.int
+    """users of the program with the same failure mode (this one too)"""
+    @_builtins.property
+    def evidence(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def evaluators(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """names of the evaluators generated for it"""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        evidence: _abc.Iterable[_builtins.str] | None = ...,
+        failures: _builtins.int = ...,
+        corrections: _builtins.int = ...,
+        evaluators: _abc.Iterable[_builtins.str] | None = ...,
+        covered: _builtins.bool = ...,
+        shared_by_users: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["corrections", b"corrections", "covered", b"covered", "description", b"description", "evaluators", b"evaluators", "evidence", b"evidence", "failures", b"failures", "name", b"name", "scope", b"scope", "shared_by_users", b"shared_by_users"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FailureMode: _TypeAlias = FailureMode  # noqa: Y015
+
+@_typing.final
+class ProgramFailureMode(_message.Message):
+    """A failure mode across the program's users (only for admin callers: it names users)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    USERS_FIELD_NUMBER: _builtins.int
+    EVIDENCE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    description: _builtins.str
+    evidence: _builtins.int
+    @_builtins.property
+    def users(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        users: _abc.Iterable[_builtins.str] | None = ...,
+        evidence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["description", b"description", "evidence", b"evidence", "name", b"name", "users", b"users"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProgramFailureMode: _TypeAlias = ProgramFailureMode  # noqa: Y015
+
+@_typing.final
+class EvaluatorLogEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    AT_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    text: _builtins.str
+    @_builtins.property
+    def at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        at: _timestamp_pb2.Timestamp | None = ...,
+        text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at", b"at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at", b"at", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EvaluatorLogEntry: _TypeAlias = EvaluatorLogEntry  # noqa: Y015
+
+@_typing.final
+class ListEvaluatorsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_ID_FIELD_NUMBER: _builtins.int
+    PROGRAM_FIELD_NUMBER: _builtins.int
+    EVALUATORS_FIELD_NUMBER: _builtins.int
+    FAILURE_MODES_FIELD_NUMBER: _builtins.int
+    COVERED_MODES_FIELD_NUMBER: _builtins.int
+    TRACKED_MODES_FIELD_NUMBER: _builtins.int
+    ACCEPTED_OUTPUTS_FIELD_NUMBER: _builtins.int
+    LOG_FIELD_NUMBER: _builtins.int
+    PROGRAM_FAILURE_MODES_FIELD_NUMBER: _builtins.int
+    UPDATED_AT_FIELD_NUMBER: _builtins.int
+    user_id: _builtins.str
+    program: _builtins.str
+    covered_modes: _builtins.int
+    """Eval coverage: tracked failure modes with a gating (calibrated) evaluator."""
+    tracked_modes: _builtins.int
+    accepted_outputs: _builtins.int
+    """outputs people accepted: they pass every failure mode"""
+    @_builtins.property
+    def evaluators(self) -> _containers.RepeatedCompositeFieldContainer[Global___TrackedEvaluator]: ...
+    @_builtins.property
+    def failure_modes(self) -> _containers.RepeatedCompositeFieldContainer[Global___FailureMode]: ...
+    @_builtins.property
+    def log(self) -> _containers.RepeatedCompositeFieldContainer[Global___EvaluatorLogEntry]:
+        """oldest first"""
+
+    @_builtins.property
+    def program_failure_modes(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProgramFailureMode]: ...
+    @_builtins.property
+    def updated_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        user_id: _builtins.str = ...,
+        program: _builtins.str = ...,
+        evaluators: _abc.Iterable[Global___TrackedEvaluator] | None = ...,
+        failure_modes: _abc.Iterable[Global___FailureMode] | None = ...,
+        covered_modes: _builtins.int = ...,
+        tracked_modes: _builtins.int = ...,
+        accepted_outputs: _builtins.int = ...,
+        log: _abc.Iterable[Global___EvaluatorLogEntry] | None = ...,
+        program_failure_modes: _abc.Iterable[Global___ProgramFailureMode] | None = ...,
+        updated_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["updated_at", b"updated_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted_outputs", b"accepted_outputs", "covered_modes", b"covered_modes", "evaluators", b"evaluators", "failure_modes", b"failure_modes", "log", b"log", "program", b"program", "program_failure_modes", b"program_failure_modes", "tracked_modes", b"tracked_modes", "updated_at", b"updated_at", "user_id", b"user_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListEvaluatorsResponse: _TypeAlias = ListEvaluatorsResponse  # noqa: Y015

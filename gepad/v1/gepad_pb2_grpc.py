@@ -119,6 +119,11 @@ class GepadStub:
                 request_serializer=gepad_dot_v1_dot_gepad__pb2.ListAdaptersRequest.SerializeToString,
                 response_deserializer=gepad_dot_v1_dot_gepad__pb2.ListAdaptersResponse.FromString,
                 _registered_method=True)
+        self.ListEvaluators = channel.unary_unary(
+                '/gepad.v1.Gepad/ListEvaluators',
+                request_serializer=gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsRequest.SerializeToString,
+                response_deserializer=gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsResponse.FromString,
+                _registered_method=True)
 
 
 class GepadServicer:
@@ -238,6 +243,14 @@ class GepadServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListEvaluators(self, request, context):
+        """The user's evaluators: each with its kind, version, calibration against the user's own
+        labels and the status that earned; the failure modes they cover and the coverage figure.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GepadServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -325,6 +338,11 @@ def add_GepadServicer_to_server(servicer, server):
                     servicer.ListAdapters,
                     request_deserializer=gepad_dot_v1_dot_gepad__pb2.ListAdaptersRequest.FromString,
                     response_serializer=gepad_dot_v1_dot_gepad__pb2.ListAdaptersResponse.SerializeToString,
+            ),
+            'ListEvaluators': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListEvaluators,
+                    request_deserializer=gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsRequest.FromString,
+                    response_serializer=gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -786,6 +804,33 @@ class Gepad:
             '/gepad.v1.Gepad/ListAdapters',
             gepad_dot_v1_dot_gepad__pb2.ListAdaptersRequest.SerializeToString,
             gepad_dot_v1_dot_gepad__pb2.ListAdaptersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListEvaluators(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gepad.v1.Gepad/ListEvaluators',
+            gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsRequest.SerializeToString,
+            gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -64,6 +64,10 @@ class GepadStub:
     """What this user asked for across all their feedback, as the judge grades it."""
     ListAdapters: _grpc.UnaryUnaryMultiCallable[_gepad_pb2.ListAdaptersRequest, _gepad_pb2.ListAdaptersResponse]
     """Admin: every configured adapter target, what it last delivered and its last error."""
+    ListEvaluators: _grpc.UnaryUnaryMultiCallable[_gepad_pb2.ListEvaluatorsRequest, _gepad_pb2.ListEvaluatorsResponse]
+    """The user's evaluators: each with its kind, version, calibration against the user's own
+    labels and the status that earned; the failure modes they cover and the coverage figure.
+    """
 
 @_typing.type_check_only
 class GepadAsyncStub(GepadStub):
@@ -99,6 +103,10 @@ class GepadAsyncStub(GepadStub):
     """What this user asked for across all their feedback, as the judge grades it."""
     ListAdapters: _aio.UnaryUnaryMultiCallable[_gepad_pb2.ListAdaptersRequest, _gepad_pb2.ListAdaptersResponse]  # type: ignore[assignment]
     """Admin: every configured adapter target, what it last delivered and its last error."""
+    ListEvaluators: _aio.UnaryUnaryMultiCallable[_gepad_pb2.ListEvaluatorsRequest, _gepad_pb2.ListEvaluatorsResponse]  # type: ignore[assignment]
+    """The user's evaluators: each with its kind, version, calibration against the user's own
+    labels and the status that earned; the failure modes they cover and the coverage figure.
+    """
 
 class GepadServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
@@ -233,5 +241,15 @@ class GepadServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gepad_pb2.ListAdaptersResponse, _abc.Awaitable[_gepad_pb2.ListAdaptersResponse]]:
         """Admin: every configured adapter target, what it last delivered and its last error."""
+
+    @_abc_1.abstractmethod
+    def ListEvaluators(
+        self,
+        request: _gepad_pb2.ListEvaluatorsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gepad_pb2.ListEvaluatorsResponse, _abc.Awaitable[_gepad_pb2.ListEvaluatorsResponse]]:
+        """The user's evaluators: each with its kind, version, calibration against the user's own
+        labels and the status that earned; the failure modes they cover and the coverage figure.
+        """
 
 def add_GepadServicer_to_server(servicer: GepadServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -339,7 +339,7 @@ def test_evolve_waits_with_progress_then_runs_frontier_and_lineage_show_it(
         lines = waited.out.splitlines()
         # Not a TTY: one line per event, then the outcome.
         assert lines[0].startswith("started ")
-        assert any(line.startswith("promoted ") for line in lines)
+        assert any(line.startswith("promoted ") for line in lines), waited.out
         assert lines[-1].startswith("run ") and " succeeded: " in lines[-1]
         assert "promoted" in lines[-1]
 

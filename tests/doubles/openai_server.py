@@ -3,7 +3,8 @@ model name. It plays a tiny world in which the user wants every answer in UPPERC
 
 * ``task-double`` answers "ok: <question>", in uppercase only if its system prompt says UPPERCASE
   (asked in DSPy's chat format, it answers each output field that way, in that format);
-* ``judge-double`` grades the quoted output (1 if uppercase, else 0, with feedback in words);
+* ``judge-double`` grades the quoted output (1 if uppercase, else 0, with feedback in words),
+  and asked for a rule for a failure mode, proposes "no lowercase letter";
 * ``reflect-double`` proposes a prompt that asks for uppercase, between the engine's markers.
 
 The daemon reaches it through litellm exactly as it would reach a real provider.
@@ -62,6 +63,9 @@ def rubric_answer(messages: list[dict[str, str]]) -> str:
 def judge_answer(messages: list[dict[str, str]]) -> str:
     if messages[0]["content"].startswith("You maintain one user's rubric"):
         return rubric_answer(messages)
+    if messages[0]["content"].startswith("You turn one failure mode"):
+        # The one failure of this world is mechanical: a lowercase letter.
+        return json.dumps({"kind": "rule", "must_not_match": ["(?-i:[a-z])"]})
     prompt = messages[-1]["content"]
     match = _GRADED.search(prompt)
     output = match.group(2) if match else ""

@@ -371,3 +371,30 @@ async def test_the_served_prompts_val_scores_measure_the_noise() -> None:
     new = Candidate.create({"system": "answer kw1", "style": ""})
     d = (await choose_promotion(state, data, s, CFG, (), new)).decision  # type: ignore[arg-type]
     assert d.val_examples == 0 and "noise measured" not in d.reasons[0]
+
+
+async def test_only_the_deciding_evaluators_decide_promotion() -> None:
+    state, data, s = await evolved()
+    served = state.candidates[0]
+
+    async def decide(deciding: tuple[str, ...] | None) -> object:
+        r = await choose_promotion(state, data, s, CFG, (), served,  # type: ignore[arg-type]
+                                   deciding_dimensions=deciding)
+        return r.decision
+
+    everyone = await decide(None)
+    assert everyone.promote  # type: ignore[attr-defined]
+    by_coverage = await decide(("coverage",))
+    assert by_coverage.promote  # type: ignore[attr-defined]
+    # The gate's means are the deciding evaluator's alone, and only it is checked.
+    assert set(by_coverage.dimension_deltas) == {"coverage"}  # type: ignore[attr-defined]
+    # What won on coverage does not win on brevity: were brevity the one calibrated evaluator,
+    # the candidate would stay where it is.
+    by_brevity = await decide(("brevity",))
+    assert not by_brevity.promote  # type: ignore[attr-defined]
+    nobody = await decide(())
+    assert not nobody.promote  # type: ignore[attr-defined]
+    assert nobody.reasons == ("no evaluator may decide promotion (every one is off)",)  # type: ignore[attr-defined]
+    unknown = await decide(("tone",))
+    assert not unknown.promote  # type: ignore[attr-defined]
+    assert "no gate example is graded by a deciding evaluator (tone)" in unknown.reasons[0]  # type: ignore[attr-defined]

@@ -79,6 +79,8 @@ RULES: dict[str, Rule] = {
                         DENIED),
     "GetRubric": Rule(lambda w: pb.GetRubricRequest(user_id="alice", program=PROGRAM), DENIED),
     "ListAdapters": Rule(lambda w: pb.ListAdaptersRequest(), DENIED, admin_only=True),
+    "ListEvaluators": Rule(lambda w: pb.ListEvaluatorsRequest(user_id="alice", program=PROGRAM),
+                           DENIED),
 }
 
 

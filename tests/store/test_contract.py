@@ -15,6 +15,8 @@ import pytest
 
 from gepad.deliveries import DeliveryRecord
 from gepad.engine import candidate_id
+from gepad.evaluator_set import EvaluatorSet, LogEntry, ModeSummary, TrackedEvaluator
+from gepad.evaluators.calibration import Calibration
 from gepad.feedback.event import FeedbackEvent
 from gepad.feedback.validation import NewEvent, validate_event
 from gepad.lineage import CandidateRecord, ServedChange, ServedState, human_edit_node
@@ -454,6 +456,33 @@ async def test_a_users_rubric_is_kept_per_program_and_read_with_the_rounds_input
     grown = Rubric((*rubric.items, brief), 9, 12.0)
     await store.save_rubric("alice", "bot", grown)
     assert await store.rubric("alice", "bot") == grown
+
+
+async def test_a_users_evaluators_are_kept_per_program_and_rubrics_read_per_program(
+    store: StoreContract,
+) -> None:
+    assert await store.evaluator_set("alice", "bot") == EvaluatorSet()
+    tracked = TrackedEvaluator("fm_brief", "rule", "generated", "brief", "rules:fm_brief:1",
+                               "gating", "MCC 0.80 on 12 held-out labels >= 0.6",
+                               Calibration(5, 1, 6, 0), 9.0, 24,
+                               (("max_chars", ("400",)),))
+    evaluators = EvaluatorSet((tracked,), (ModeSummary("brief", "short", "all requests",
+                                                       ("e1",), 12, 3),),
+                              (LogEntry(9.0, "generated"),), 12, 9.0)
+    await store.save_evaluator_set("alice", "bot", evaluators)
+    assert await store.evaluator_set("alice", "bot") == evaluators
+    assert await store.evaluator_set("alice", "other") == EvaluatorSet()
+    assert await store.evaluator_set("bob", "bot") == EvaluatorSet()
+    replaced = EvaluatorSet((), (), (), 0, 10.0)
+    await store.save_evaluator_set("alice", "bot", replaced)
+    assert await store.evaluator_set("alice", "bot") == replaced
+
+    brief = Rubric((RubricItem("brief", "short", "all requests", ("e1",)),), 1, 1.0)
+    await store.save_rubric("alice", "bot", brief)
+    await store.save_rubric("bob", "bot", brief)
+    await store.save_rubric("carol", "other", brief)
+    assert await store.program_rubrics("bot") == {"alice": brief, "bob": brief}
+    assert await store.program_rubrics("none") == {}
 
 
 async def test_users_with_feedback_after_their_last_round_started_are_due(
