@@ -81,7 +81,7 @@ async def run_daemon(
     servicer = GepadServicer(
         store=store, programs=programs, prompts=prompts, evolution=rounds,
         on_feedback=scheduler.on_feedback, on_program=delivery.program_changed,
-        adapters=delivery.status,
+        adapters=delivery.status, ingest_max_bytes=settings.ingest_max_bytes,
     )
     server = GrpcServer(servicer, Authenticator(settings.tokens), settings)
     server.bind()

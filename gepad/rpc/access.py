@@ -41,6 +41,8 @@ RULES: dict[str, Rule] = {
     "GetRubric": Rule.USER,
     # Targets name users and where their prompts go (paths, URLs).
     "ListAdapters": Rule.ADMIN,
+    "RecordFeedbackBatch": Rule.HANDLER,
+    "IngestFeedback": Rule.HANDLER,
 }
 
 

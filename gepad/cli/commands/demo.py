@@ -181,7 +181,7 @@ async def walkthrough(client: AsyncClient, say: Narrator, settings: Settings) ->
 
     say.step(f"Record feedback from {user} on answers the assistant gave")
     for fields in FEEDBACK:
-        response = await client.record_feedback(user_id=user, program=name, **fields)
+        response = await client.record_feedback(user_id=user, program=name, wait=True, **fields)
         say.data("feedback", response)
         what = fields["kind"] + (f" {fields['score']}" if "score" in fields else "")
         state = "already recorded (event ids are fixed)" if response.duplicate else "stored"
@@ -195,7 +195,7 @@ async def walkthrough(client: AsyncClient, say: Narrator, settings: Settings) ->
     say.say(prompt_header(prompt), "", *components_lines(prompt.components))
 
     say.step(f"{user} rewrites the prompt by hand (a PROMPT_EDIT event)")
-    edit = await client.record_feedback(user_id=user, program=name, **PROMPT_EDIT)
+    edit = await client.record_feedback(user_id=user, program=name, wait=True, **PROMPT_EDIT)
     say.data("feedback", edit)
     prompt = await client.fetch_prompt(user, name)
     say.data("prompt", prompt)

@@ -69,7 +69,7 @@ def _feedback(args: argparse.Namespace, inv: Invocation) -> int:
         )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    response = inv.client().record_feedback(event)
+    response = inv.client().record_feedback(event, wait=True)
     if inv.output.json_mode:
         inv.output.json(response)
     elif response.duplicate:
