@@ -59,10 +59,9 @@ class AsyncClient(BaseClient):
         self._channel: grpc.aio.Channel | None = None
         self._stub: GepadAsyncStub | None = None
         self._refreshes: set[asyncio.Task[None]] = set()
-        # Queued feedback goes out from the sender's own thread, on its own blocking channel
-        # (the same sender as Client's), so a busy event loop does not slow delivery.
+        # Queued feedback: the same sender as Client's, whose thread runs each call on this
+        # client's channel and event loop (interceptors and credentials apply alike).
         self._feedback: FeedbackSender | None = None
-        self._feedback_channel: grpc.Channel | None = None
 
     async def __aenter__(self) -> Self:
         if self._channel is not None:
@@ -85,16 +84,18 @@ class AsyncClient(BaseClient):
 
     def _sender(self) -> FeedbackSender:
         if self._feedback is None:
-            connection = self.connection
-            channel = grpc.insecure_channel(connection.target, options=connection.channel_options)
-            stub = GepadStub(channel)
+            stub, connection = self.stub, self.connection
+            loop = asyncio.get_running_loop()
 
-            def send(batch: pb.FeedbackBatch) -> pb.FeedbackBatchResult:
-                return stub.RecordFeedbackBatch(
+            async def call(batch: pb.FeedbackBatch) -> pb.FeedbackBatchResult:
+                result: pb.FeedbackBatchResult = await stub.RecordFeedbackBatch(
                     batch, timeout=connection.timeout, metadata=connection.metadata
                 )
+                return result
 
-            self._feedback_channel = channel
+            def send(batch: pb.FeedbackBatch) -> pb.FeedbackBatchResult:
+                return asyncio.run_coroutine_threadsafe(call(batch), loop).result()
+
             self._feedback = self._new_sender(send)
         return self._feedback
 
@@ -106,9 +107,6 @@ class AsyncClient(BaseClient):
         sender, self._feedback = self._feedback, None
         if sender is not None:
             await anyio.to_thread.run_sync(sender.close, timeout)
-        feedback_channel, self._feedback_channel = self._feedback_channel, None
-        if feedback_channel is not None:
-            feedback_channel.close()
         channel, self._channel, self._stub = self._channel, None, None
         refreshes, self._refreshes = self._refreshes, set()
         for task in refreshes:

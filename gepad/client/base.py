@@ -29,7 +29,7 @@ from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["AUTO_SPOOL", "BaseClient", "PromptWatch", "SpoolSetting"]
 
-# Spool under $XDG_STATE_HOME/gepad/spool/<the target's digest>/ (gepad.client.spool).
+# Spool under $XDG_STATE_HOME/gepad/client-spool/<the target's digest>/ (gepad.client.spool).
 AUTO_SPOOL = "auto"
 SpoolSetting = str | os.PathLike[str] | None
 
@@ -51,7 +51,7 @@ class BaseClient:
         spool: SpoolSetting = AUTO_SPOOL,
     ) -> None:
         """``spool``: the folder where queued feedback waits while the daemon is unreachable
-        (``AUTO_SPOOL``: one per target under ``$XDG_STATE_HOME/gepad/spool``; None: memory
+        (``AUTO_SPOOL``: one per target under ``$XDG_STATE_HOME/gepad/client-spool``; None: memory
         only, lost if the application stops before the daemon is back)."""
         self.connection = Connection(normalize_target(target), token, timeout, max_message_bytes)
         self.cache = cache if cache is not None else PromptCache()

@@ -67,6 +67,14 @@ class SenderStats:
     )
 
 
+def _status(exc: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
+    # A call's error carries its status (grpc.Call); read it without requiring that type.
+    code = getattr(exc, "code", None)
+    details = getattr(exc, "details", None)
+    return (code() if callable(code) else None,
+            str(details() if callable(details) else exc) or "")
+
+
 class FeedbackSender:
     """``send`` makes one RecordFeedbackBatch call (raising ``grpc.RpcError``); ``spool``
     returns the spool, made on first need (None: keep unsent events in memory only)."""
@@ -257,21 +265,19 @@ class FeedbackSender:
         try:
             result = self._send(pb.FeedbackBatch(events=events, sequence=self._sequence))
         except grpc.RpcError as exc:
-            code = exc.code() if isinstance(exc, grpc.Call) else None
+            code, reason = _status(exc)
             if code in RETRYABLE:
                 if not self._failing:
                     log.warning("gepad: feedback not delivered yet (%s: %s); retrying",
-                                code.name if code else "?",
-                                exc.details() if isinstance(exc, grpc.Call) else exc)
+                                code.name if code else "?", reason)
                 self._failing = True
                 self.stats.retries += 1
                 return False
-            reason = exc.details() if isinstance(exc, grpc.Call) else str(exc)
             log.error("gepad: the daemon refused a batch of %d feedback events (%s: %s); "
                       "they are dropped", len(events), code.name if code else "?", reason)
             with self._cv:
                 for event in events:
-                    self._reject(FeedbackRejection(event.event_id, "", reason or ""))
+                    self._reject(FeedbackRejection(event.event_id, "", reason))
             return True
         if self._failing:
             log.warning("gepad: feedback delivery resumed")

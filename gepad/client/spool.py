@@ -103,7 +103,7 @@ def default_spool_dir(target: str) -> Path:
     ``~/.local/state``), one folder per daemon target."""
     base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
     digest = hashlib.sha256(target.encode()).hexdigest()[:16]
-    return Path(base) / "gepad" / "spool" / digest
+    return Path(base) / "gepad" / "client-spool" / digest
 
 
 class FileSpool:
