@@ -113,6 +113,9 @@ async def run_daemon(
                 if ready is not None:
                     ready()
                 if handle_signals and threading.current_thread() is threading.main_thread():
+                    # A file-size limit (ulimit -f, systemd's LimitFSIZE=) is a full store to
+                    # gepad, answered RESOURCE_EXHAUSTED/UNAVAILABLE, not a signal that kills it.
+                    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
                     helpers.start_soon(_stop_on_signal, stop)
                 if notifier.watchdog_interval:
                     helpers.start_soon(_watchdog, notifier, notifier.watchdog_interval)

@@ -116,6 +116,10 @@ class Writer:
                 try:
                     pending.result = pending.op(conn)
                 except Exception as exc:
+                    if isinstance(exc, sqlite3.Error) and not conn.in_transaction:
+                        # SQLite rolled the whole transaction back itself (a full disk, an I/O
+                        # error): the batch's earlier writes are gone too.
+                        raise
                     conn.execute("ROLLBACK TO op")
                     pending.error = write_failure(exc)
                 conn.execute("RELEASE op")
