@@ -156,7 +156,8 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--library-events", type=int, default=40_000, help="per rep")
     args = p.parse_args(argv)
     if args.quick:
-        args.reps, args.batched_events, args.unary_events, args.library_events = 1, 4_000, 800, 2_000
+        args.reps, args.batched_events = 1, 4_000
+        args.unary_events, args.library_events = 800, 2_000
     return args
 
 

@@ -93,8 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             ).fetchone()
             (folded,) = conn.execute("SELECT sum(event_count) FROM examples").fetchone()
         ok = rows == distinct == folded == args.events and stats.rejected == 0 and code == 0
-        print(f"# {args.events:,} events from {args.threads} threads through Client.record_feedback, "
-              f"daemon SIGKILLed {args.kills} times: {'; '.join(kills)}")
+        print(f"# {args.events:,} events from {args.threads} threads through "
+              f"Client.record_feedback, daemon SIGKILLed {args.kills} times: {'; '.join(kills)}")
         print(f"wall {seconds:.1f} s; client: {stats.stored:,} stored, {stats.duplicates:,} "
               f"acknowledged as duplicates (replays of batches committed before a kill), "
               f"{stats.retries:,} calls retried, {stats.spooled:,} events spooled, "

@@ -72,7 +72,6 @@ class _Sampler:
 def main(argv: Sequence[str] | None = None) -> int:
     import grpc
 
-    from gepad.v1 import gepad_pb2 as pb
     from gepad.v1 import gepad_pb2_grpc as pbg
 
     p = argparse.ArgumentParser(prog="python -m bench ingest-memory",
