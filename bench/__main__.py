@@ -19,6 +19,7 @@ BENCHMARKS: dict[str, str] = {
     "ingest-batches": "bench.ingest_batches:main",
     "ingest-memory": "bench.ingest_memory:main",
     "ingest-kill": "bench.ingest_kill:main",
+    "ingest-profile": "bench.ingest_profile:main",
     "memory": "bench.memory:main",
     "grpc-floor": "bench.grpc_floor:main",
     "reflection-format": "bench.reflection_format:main",
