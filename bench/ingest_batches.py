@@ -6,6 +6,8 @@
 * unary ``RecordFeedback`` from 16 concurrent clients, next to a bare ``grpc.aio`` unary server
   that parses the same request and answers at once (the most one Python gRPC call per event can
   do on this CPU), driven by the same client code;
+* the original one-event-per-message ``StreamFeedback`` (streams of 5,000, two at once), for the
+  gain from batching on the wire;
 * the client library's queued ``record_feedback`` (``Client``, which batches in the background)
   from 16 application threads, timed until ``flush()`` saw every acknowledgement.
 
@@ -40,7 +42,7 @@ from bench.daemon_proc import (
     run_json_child,
     upsert_program,
 )
-from bench.ingest import _ceiling, _unary_client
+from bench.ingest import _ceiling, _stream_client, _unary_client
 
 __all__ = ["main"]
 
@@ -154,10 +156,11 @@ def _parse(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=16, help="unary clients / library threads")
     p.add_argument("--unary-events", type=int, default=8_000, help="per rep")
     p.add_argument("--library-events", type=int, default=40_000, help="per rep")
+    p.add_argument("--legacy-streams", type=int, default=4, help="StreamFeedback calls of 5,000")
     args = p.parse_args(argv)
     if args.quick:
         args.reps, args.batched_events = 1, 4_000
-        args.unary_events, args.library_events = 800, 2_000
+        args.unary_events, args.library_events, args.legacy_streams = 800, 2_000, 1
     return args
 
 
@@ -171,6 +174,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv and argv[0] == "_unary":
         target, tag, clients, count = argv[1:5]
         print(json.dumps(asyncio.run(_unary_client(target, tag, int(clients), int(count)))))
+        return 0
+    if argv and argv[0] == "_stream":
+        target, tag, streams, per_stream, parallel = argv[1:6]
+        print(json.dumps(asyncio.run(
+            _stream_client(target, tag, int(streams), int(per_stream), int(parallel)))))
         return 0
     if argv and argv[0] == "_library":
         target, tag, events, threads = argv[1:5]
@@ -217,6 +225,8 @@ def _orchestrate(args: argparse.Namespace) -> int:
                 "_batched", daemon.unix_target, f"b{rep}", str(args.batched_events),
                 str(args.per_batch), str(args.parallel)])
             b_cpu = (cpu_seconds(daemon.pid) - cpu0) / max(1, b["stored"]) * 1e6
+            s = run_json_child("bench.ingest_batches", [
+                "_stream", daemon.unix_target, f"s{rep}", str(args.legacy_streams), "5000", "2"])
             u = run_json_child("bench.ingest_batches", [
                 "_unary", daemon.unix_target, f"u{rep}", str(args.clients),
                 str(args.unary_events)])
@@ -226,9 +236,10 @@ def _orchestrate(args: argparse.Namespace) -> int:
                 "_library", daemon.unix_target, f"l{rep}", str(args.library_events),
                 str(args.clients)])
             raw = _ceiling(args.batched_events // 2, args.per_batch, daemon.root)
-            acked += b["stored"] + u["stored"] + lib["stored"]
+            acked += b["stored"] + s["stored"] + u["stored"] + lib["stored"]
             rates = {
                 "batched": b["stored"] / b["seconds"], "batched_cpu": b_cpu,
+                "legacy": s["stored"] / s["seconds"],
                 "unary": u["stored"] / u["seconds"],
                 "echo": (e["stored"] + e["duplicates"]) / e["seconds"],
                 "library": lib["stored"] / lib["seconds"],
@@ -237,22 +248,25 @@ def _orchestrate(args: argparse.Namespace) -> int:
             }
             for key, value in rates.items():
                 per_rep.setdefault(key, []).append(value)
-            rows.append((rep, rates["batched"], b_cpu, rates["raw"], rates["unary"],
-                         rates["echo"], rates["library"], rates["library_enqueue"]))
+            rows.append((rep, rates["batched"], b_cpu, rates["raw"], rates["legacy"],
+                         rates["unary"], rates["echo"], rates["library"],
+                         rates["library_enqueue"]))
         code = daemon.stop()
         with sqlite3.connect(daemon.database_path) as conn:
             (stored_rows,) = conn.execute("SELECT count(*) FROM feedback_events").fetchone()
 
         print("\n## every rep (events/s, or calls/s for the echo server)")
         print_table(["rep", "IngestFeedback", "daemon CPU us/event", "raw executemany",
-                     "RecordFeedback x16", "bare echo x16", "client library x16",
-                     "library enqueue"], rows)
+                     "StreamFeedback 1/msg", "RecordFeedback x16", "bare echo x16",
+                     "client library x16", "library enqueue"], rows)
         m = {k: median(v) for k, v in per_rep.items()}
         print("\n## medians and ratios")
         print_table(["path", "events/s", "reference", "ratio", "goal", "met"], [
             ("IngestFeedback, 1,000/batch", m["batched"], "raw executemany 1,000/txn",
              m["batched"] / m["raw"], f">= {_BATCH_GOAL:,} ev/s",
              "yes" if m["batched"] >= _BATCH_GOAL else "no"),
+            ("StreamFeedback, 1 event/message", m["legacy"], "IngestFeedback",
+             m["legacy"] / m["batched"], "-", "-"),
             ("RecordFeedback x16 clients", m["unary"], "bare grpc.aio echo x16",
              m["unary"] / m["echo"], f">= {_UNARY_RATIO_GOAL}x echo",
              "yes" if m["unary"] >= _UNARY_RATIO_GOAL * m["echo"] else "no"),

@@ -109,6 +109,7 @@ class FeedbackSender:
         self._abandon = False
         self._sequence = 0
         self._thread: threading.Thread | None = None
+        self._ended = False  # the thread returned (closing, or a bug it logged)
         if replay_at_start:
             try:
                 self._open_spool()
@@ -143,7 +144,8 @@ class FeedbackSender:
         """Wait until every event queued so far was acknowledged (stored, a duplicate, or
         rejected) and the spool is empty; False if ``timeout`` passed first."""
         with self._cv:
-            return self._cv.wait_for(self._idle, timeout)
+            self._cv.wait_for(lambda: self._idle() or self._ended, timeout)
+            return self._idle()
 
     def close(self, timeout: float | None = None) -> bool:
         """Deliver what is queued, then stop; with the daemon unreachable, what is left goes to
@@ -201,6 +203,7 @@ class FeedbackSender:
             log.exception("gepad: the feedback sender stopped")
         finally:
             with self._cv:
+                self._ended = True
                 self._cv.notify_all()
 
     def _take(self) -> list[pb.FeedbackEvent] | None:
