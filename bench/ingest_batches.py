@@ -225,8 +225,10 @@ def _orchestrate(args: argparse.Namespace) -> int:
                 "_batched", daemon.unix_target, f"b{rep}", str(args.batched_events),
                 str(args.per_batch), str(args.parallel)])
             b_cpu = (cpu_seconds(daemon.pid) - cpu0) / max(1, b["stored"]) * 1e6
+            cpu0 = cpu_seconds(daemon.pid)
             s = run_json_child("bench.ingest_batches", [
                 "_stream", daemon.unix_target, f"s{rep}", str(args.legacy_streams), "5000", "2"])
+            s_cpu = (cpu_seconds(daemon.pid) - cpu0) / max(1, s["stored"]) * 1e6
             u = run_json_child("bench.ingest_batches", [
                 "_unary", daemon.unix_target, f"u{rep}", str(args.clients),
                 str(args.unary_events)])
@@ -239,7 +241,7 @@ def _orchestrate(args: argparse.Namespace) -> int:
             acked += b["stored"] + s["stored"] + u["stored"] + lib["stored"]
             rates = {
                 "batched": b["stored"] / b["seconds"], "batched_cpu": b_cpu,
-                "legacy": s["stored"] / s["seconds"],
+                "legacy": s["stored"] / s["seconds"], "legacy_cpu": s_cpu,
                 "unary": u["stored"] / u["seconds"],
                 "echo": (e["stored"] + e["duplicates"]) / e["seconds"],
                 "library": lib["stored"] / lib["seconds"],
@@ -248,7 +250,7 @@ def _orchestrate(args: argparse.Namespace) -> int:
             }
             for key, value in rates.items():
                 per_rep.setdefault(key, []).append(value)
-            rows.append((rep, rates["batched"], b_cpu, rates["raw"], rates["legacy"],
+            rows.append((rep, rates["batched"], b_cpu, rates["raw"], rates["legacy"], s_cpu,
                          rates["unary"], rates["echo"], rates["library"],
                          rates["library_enqueue"]))
         code = daemon.stop()
@@ -257,7 +259,7 @@ def _orchestrate(args: argparse.Namespace) -> int:
 
         print("\n## every rep (events/s, or calls/s for the echo server)")
         print_table(["rep", "IngestFeedback", "daemon CPU us/event", "raw executemany",
-                     "StreamFeedback 1/msg", "RecordFeedback x16", "bare echo x16",
+                     "StreamFeedback 1/msg", "its CPU us/event", "RecordFeedback x16", "bare echo x16",
                      "client library x16", "library enqueue"], rows)
         m = {k: median(v) for k, v in per_rep.items()}
         print("\n## medians and ratios")
@@ -267,6 +269,8 @@ def _orchestrate(args: argparse.Namespace) -> int:
              "yes" if m["batched"] >= _BATCH_GOAL else "no"),
             ("StreamFeedback, 1 event/message", m["legacy"], "IngestFeedback",
              m["legacy"] / m["batched"], "-", "-"),
+            ("daemon CPU us/event: IngestFeedback", m["batched_cpu"], "StreamFeedback",
+             m["batched_cpu"] / m["legacy_cpu"], "-", "-"),
             ("RecordFeedback x16 clients", m["unary"], "bare grpc.aio echo x16",
              m["unary"] / m["echo"], f">= {_UNARY_RATIO_GOAL}x echo",
              "yes" if m["unary"] >= _UNARY_RATIO_GOAL * m["echo"] else "no"),
