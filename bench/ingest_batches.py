@@ -259,7 +259,8 @@ def _orchestrate(args: argparse.Namespace) -> int:
 
         print("\n## every rep (events/s, or calls/s for the echo server)")
         print_table(["rep", "IngestFeedback", "daemon CPU us/event", "raw executemany",
-                     "StreamFeedback 1/msg", "its CPU us/event", "RecordFeedback x16", "bare echo x16",
+                     "StreamFeedback 1/msg", "its CPU us/event",
+                     "RecordFeedback x16", "bare echo x16",
                      "client library x16", "library enqueue"], rows)
         m = {k: median(v) for k, v in per_rep.items()}
         print("\n## medians and ratios")
