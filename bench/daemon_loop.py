@@ -211,7 +211,7 @@ class UserLoop:
         ack = self.client.record_feedback(
             event_id=f"{self.user_id}-{n:04d}", user_id=self.user_id, program=PROGRAM,
             kind=reaction.kind, input=text, output=reply.text, comment=reaction.comment,
-            correction=reaction.correction, candidate_id=prompt.candidate_id,
+            correction=reaction.correction, candidate_id=prompt.candidate_id, wait=True,
         )
         self.interactions.append(
             Interaction(example, reaction.kind, reaction.comment, split_of(ack.example_id)))

@@ -89,7 +89,7 @@ async def run_daemon(
     servicer = GepadServicer(
         store=store, programs=programs, prompts=prompts, evolution=rounds,
         on_feedback=scheduler.on_feedback, on_program=delivery.program_changed,
-        adapters=delivery.status,
+        adapters=delivery.status, ingest_max_bytes=settings.ingest_max_bytes,
     )
     server = GrpcServer(servicer, Authenticator(settings.tokens), settings)
     server.bind()
@@ -121,6 +121,9 @@ async def run_daemon(
                 if ready is not None:
                     ready()
                 if handle_signals and threading.current_thread() is threading.main_thread():
+                    # A file-size limit (ulimit -f, systemd's LimitFSIZE=) is a full store to
+                    # gepad, answered RESOURCE_EXHAUSTED/UNAVAILABLE, not a signal that kills it.
+                    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
                     helpers.start_soon(_stop_on_signal, stop)
                 if notifier.watchdog_interval:
                     helpers.start_soon(_watchdog, notifier, notifier.watchdog_interval)

@@ -12,6 +12,7 @@ __all__ = [
     "InvalidArgument",
     "NotFound",
     "PermissionDenied",
+    "ResourceExhausted",
     "Unauthenticated",
     "Unavailable",
     "Unimplemented",
@@ -53,3 +54,8 @@ class Unimplemented(GepadError):
 
 class Unavailable(GepadError):
     """gepad cannot take the request now (shutting down); trying again later may work."""
+
+
+class ResourceExhausted(GepadError):
+    """A limit on what the daemon holds or stores is reached (bytes in flight, a full disk);
+    trying again later, or with less, may work. The message names the limit."""

@@ -29,7 +29,7 @@ DEFAULT_CONFIG_NAME = "gepad.toml"
 KNOWN_KEYS = frozenset({
     "state_dir", "runtime_dir", "socket", "tcp", "tokens", "grace_seconds", "writer_batch_max",
     "max_message_bytes", "max_concurrent_rounds", "nightly_cron", "evolve_debounce_seconds",
-    "adapters", "hooks", "evaluators",
+    "adapters", "hooks", "evaluators", "ingest_max_bytes",
 })
 _N = TypeVar("_N", int, float)
 
@@ -106,6 +106,9 @@ class Settings:
     adapters: tuple[Mapping[str, Any], ...] = ()
     hooks: HookSettings = field(default_factory=HookSettings)
     evaluators: EvaluatorSettings = field(default_factory=EvaluatorSettings)
+    # Wire bytes of feedback the daemon holds at once across all ingest calls (README: Feedback
+    # ingest); a call that would pass it is answered RESOURCE_EXHAUSTED naming it.
+    ingest_max_bytes: int = 64 * 1024 * 1024
 
     @property
     def database_path(self) -> Path:
@@ -204,7 +207,18 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
         adapters=_tables(raw, "adapters"),
         hooks=_hooks(raw.get("hooks", {}), env),
         evaluators=_evaluators(raw.get("evaluators", {})),
+        ingest_max_bytes=_ingest_max_bytes(raw),
     )
+
+
+def _ingest_max_bytes(raw: dict[str, Any]) -> int:
+    limit = _number(raw, "ingest_max_bytes", 64 * 1024 * 1024, int)
+    largest = _number(raw, "max_message_bytes", 4 * 1024 * 1024, int)
+    if limit < largest:
+        # A batch as large as max_message_bytes could then never be taken.
+        raise ConfigError(f"ingest_max_bytes ({limit}) must be at least max_message_bytes "
+                          f"({largest})")
+    return limit
 
 
 def _parse_tokens(items: Any) -> list[TokenGrant]:

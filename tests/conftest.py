@@ -19,6 +19,8 @@ from gepad.daemon import run_daemon
 from gepad.settings import Settings, TokenGrant, hash_token
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+# Clients spool undelivered feedback under $XDG_STATE_HOME: never the home of whoever runs tests.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="gepad-test-state-")
 
 TOKEN_USERS = ("alice", "bob", "carol", "demo-user", "u1", "u2")
 ADMIN_TOKEN = "admin-secret-token"

@@ -206,3 +206,46 @@ def test_shutdown_commits_every_write_the_writer_holds(
     with sqlite3.connect(settings.database_path) as conn:
         stored = dict(conn.execute("SELECT user_id, count(*) FROM feedback_events GROUP BY 1"))
     assert stored == dict.fromkeys(users, 500)
+
+
+def test_a_full_store_is_reported_to_clients_and_the_daemon_recovers_when_space_returns(
+    daemon: DaemonProcess,
+) -> None:
+    """The store's files may not grow (a file-size limit on the running daemon, the way a full
+    disk stops them): feedback is refused as RESOURCE_EXHAUSTED or UNAVAILABLE saying the store
+    cannot take it, prompts are still served, and once the limit is lifted writes work again."""
+    import resource
+
+    daemon.start()
+    ch, stub = daemon.stub()
+    _register(stub)
+
+    def batch(tag: str, n: int) -> pb.FeedbackBatch:
+        return pb.FeedbackBatch(events=[pb.FeedbackEvent(
+            event_id=f"{tag}{i}", user_id="alice", program="bot", kind=pb.FEEDBACK_KIND_REJECTION,
+            input=[pb.ChatMessage(role="user", content=f"question {i} " + "x" * 2000)],
+            output="an answer",
+        ) for i in range(n)])
+
+    assert stub.RecordFeedbackBatch(batch("warm", 50), timeout=30).stored == 50
+    assert daemon.proc is not None
+    files = [daemon.db, daemon.db.with_name(daemon.db.name + "-wal")]
+    largest = max(f.stat().st_size for f in files if f.exists())
+    _, hard = resource.prlimit(daemon.proc.pid, resource.RLIMIT_FSIZE)
+    resource.prlimit(daemon.proc.pid, resource.RLIMIT_FSIZE, (largest + 4096, hard))
+    try:
+        with pytest.raises(grpc.RpcError) as info:
+            stub.RecordFeedbackBatch(batch("full", 400), timeout=30)
+        assert info.value.code() in (grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                     grpc.StatusCode.UNAVAILABLE), info.value.details()
+        assert "the store" in (info.value.details() or ""), info.value.details()
+        prompt = stub.GetPrompt(pb.GetPromptRequest(user_id="alice", program="bot"), timeout=5)
+        assert prompt.components["system"]
+    finally:
+        resource.prlimit(daemon.proc.pid, resource.RLIMIT_FSIZE, (hard, hard))
+    assert stub.RecordFeedbackBatch(batch("full", 400), timeout=30).stored == 400
+    assert daemon.proc.poll() is None
+    ch.close()
+    with sqlite3.connect(daemon.db) as conn:
+        (count,) = conn.execute("SELECT count(*) FROM feedback_events").fetchone()
+    assert count == 450

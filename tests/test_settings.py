@@ -33,6 +33,9 @@ def test_file_and_environment(tmp_path: Path) -> None:
     assert admin is not None and admin.is_admin
     assert s.grant_for("guess") is None
     assert load_settings(path, env={"GEPAD_TCP": "0.0.0.0:9"}).tcp_address == "0.0.0.0:9"
+    assert s.ingest_max_bytes == 64 * 1024 * 1024
+    path.write_text("ingest_max_bytes = 8388608\n")
+    assert load_settings(path, env={}).ingest_max_bytes == 8 * 1024 * 1024
 
 
 @pytest.mark.parametrize(
@@ -51,6 +54,7 @@ def test_file_and_environment(tmp_path: Path) -> None:
         ("[evaluators]\nadvisory_mcc = 0.7\n", "is above gating_mcc"),
         ("[evaluators]\nmin_labels = 0\n", "min_labels"),
         ("[evaluators]\ngate_mcc = 0.5\n", "evaluators.gate_mcc: unknown key"),
+        ("ingest_max_bytes = 1000\n", "ingest_max_bytes .1000. must be at least max_message_bytes"),
     ],
 )
 def test_bad_config_is_explained(tmp_path: Path, text: str, fragment: str) -> None:

@@ -5,17 +5,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, Unpack, overload
 
 import anyio
 import grpc
 import grpc.aio
 
 from gepad.client import requests
-from gepad.client.base import BaseClient, PromptWatch
+from gepad.client.base import AUTO_SPOOL, BaseClient, PromptWatch, SpoolSetting
 from gepad.client.cache import Fallback, PromptCache
 from gepad.client.connection import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT
 from gepad.client.events import EventLike, FeedbackFields, as_event
+from gepad.client.sender import FeedbackSender, SenderStats
 from gepad.client.status_errors import from_rpc_error
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1.gepad_pb2_grpc import GepadStub
@@ -45,16 +46,22 @@ class AsyncClient(BaseClient):
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         cache: PromptCache | None = None,
         channel: grpc.aio.Channel | None = None,
+        spool: SpoolSetting = AUTO_SPOOL,
     ) -> None:
         """``channel``: a channel of your own (interceptors, TLS, a shared pool) instead of one
-        dialled to ``target``; the client uses it as given and leaves closing it to you."""
+        dialled to ``target``; the client uses it as given and leaves closing it to you.
+        ``spool``: see ``BaseClient``."""
         super().__init__(
-            target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache
+            target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache,
+            spool=spool,
         )
         self._given_channel = channel
         self._channel: grpc.aio.Channel | None = None
         self._stub: GepadAsyncStub | None = None
         self._refreshes: set[asyncio.Task[None]] = set()
+        # Queued feedback: the same sender as Client's, whose thread runs each call on this
+        # client's channel and event loop (interceptors and credentials apply alike).
+        self._feedback: FeedbackSender | None = None
 
     async def __aenter__(self) -> Self:
         if self._channel is not None:
@@ -63,6 +70,8 @@ class AsyncClient(BaseClient):
             self.connection.target, options=self.connection.channel_options
         )
         self._stub = GepadStub(self._channel)
+        if self._spool_waiting():
+            self._sender()
         return self
 
     async def __aexit__(
@@ -73,8 +82,31 @@ class AsyncClient(BaseClient):
     ) -> None:
         await self.aclose()
 
-    async def aclose(self) -> None:
-        """Abandon pending prompt refreshes and close the channel."""
+    def _sender(self) -> FeedbackSender:
+        if self._feedback is None:
+            stub, connection = self.stub, self.connection
+            loop = asyncio.get_running_loop()
+
+            async def call(batch: pb.FeedbackBatch) -> pb.FeedbackBatchResult:
+                result: pb.FeedbackBatchResult = await stub.RecordFeedbackBatch(
+                    batch, timeout=connection.timeout, metadata=connection.metadata
+                )
+                return result
+
+            def send(batch: pb.FeedbackBatch) -> pb.FeedbackBatchResult:
+                return asyncio.run_coroutine_threadsafe(call(batch), loop).result()
+
+            self._feedback = self._new_sender(send)
+        return self._feedback
+
+    # The wait runs in a thread (the sender's), where a cancel scope cannot reach it.
+    async def aclose(self, timeout: float | None = DEFAULT_TIMEOUT) -> None:  # noqa: ASYNC109
+        """Wait up to ``timeout`` seconds for queued feedback to be acknowledged (with the daemon
+        unreachable it goes to the spool at once), abandon pending prompt refreshes and close
+        the channel."""
+        sender, self._feedback = self._feedback, None
+        if sender is not None:
+            await anyio.to_thread.run_sync(sender.close, timeout)
         channel, self._channel, self._stub = self._channel, None, None
         refreshes, self._refreshes = self._refreshes, set()
         for task in refreshes:
@@ -123,19 +155,66 @@ class AsyncClient(BaseClient):
     # ------------------------------------------------------------------ feedback
 
     @overload
-    async def record_feedback(self, event: pb.FeedbackEvent, /) -> pb.RecordFeedbackResponse: ...
+    async def record_feedback(
+        self, event: pb.FeedbackEvent, /, *, wait: Literal[False] = ...
+    ) -> str: ...
     @overload
     async def record_feedback(
-        self, /, **fields: Unpack[FeedbackFields]
+        self, event: pb.FeedbackEvent, /, *, wait: Literal[True]
+    ) -> pb.RecordFeedbackResponse: ...
+    @overload
+    async def record_feedback(
+        self, /, *, wait: Literal[False] = ..., **fields: Unpack[FeedbackFields]
+    ) -> str: ...
+    @overload
+    async def record_feedback(
+        self, /, *, wait: Literal[True], **fields: Unpack[FeedbackFields]
     ) -> pb.RecordFeedbackResponse: ...
     async def record_feedback(
-        self, event: pb.FeedbackEvent | None = None, /, **fields: Any
-    ) -> pb.RecordFeedbackResponse:
+        self, event: pb.FeedbackEvent | None = None, /, *, wait: bool = False, **fields: Any
+    ) -> str | pb.RecordFeedbackResponse:
         """Record one event: a ready ``FeedbackEvent``, or ``feedback_event``'s keywords
-        (``user_id=..., program=..., kind="correction", input="...", correction="..."``)."""
+        (``user_id=..., program=..., kind="correction", input="...", correction="..."``).
+
+        By default the event is queued and its ``event_id`` returned at once; a background
+        sender delivers it in batches, retrying and spooling while the daemon is unreachable
+        (``await flush()`` waits for the acknowledgements). ``wait=True`` sends it now and
+        returns the daemon's answer once the event is committed, raising its refusal.
+        """
         request = requests.record_feedback(event, fields)
-        response: pb.RecordFeedbackResponse = await self._unary(self.stub.RecordFeedback, request)
-        return response
+        if wait:
+            response: pb.RecordFeedbackResponse = await self._unary(
+                self.stub.RecordFeedback, request
+            )
+            return response
+        sender = self._sender()
+        if sender.has_room():
+            sender.enqueue(request.event)
+        else:  # the queue is full: wait for room off the event loop
+            await anyio.to_thread.run_sync(sender.enqueue, request.event)
+        return request.event.event_id
+
+    async def flush(self, timeout: float | None = None) -> bool:  # noqa: ASYNC109
+        """Wait until every queued event was acknowledged (stored, a duplicate, or refused:
+        see ``feedback_stats``); False if ``timeout`` seconds passed first."""
+        sender = self._feedback
+        if sender is None:
+            return True
+        return await anyio.to_thread.run_sync(sender.flush, timeout)
+
+    @property
+    def feedback_stats(self) -> SenderStats:
+        """What the background sender did with queued events, refusals included."""
+        return self._sender().stats
+
+    async def record_feedback_batch(
+        self, events: Iterable[EventLike]
+    ) -> pb.FeedbackBatchResult:
+        """Send ``events`` now as one batch; the answer has each one's outcome, in order, once
+        the valid ones are committed (an invalid one is refused alone)."""
+        batch = pb.FeedbackBatch(events=[as_event(e) for e in events])
+        result: pb.FeedbackBatchResult = await self._unary(self.stub.RecordFeedbackBatch, batch)
+        return result
 
     async def stream_feedback(
         self, events: Iterable[EventLike] | AsyncIterable[EventLike]

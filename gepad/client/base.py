@@ -6,6 +6,8 @@ What each method sends is in ``requests``; the two clients differ only in how th
 from __future__ import annotations
 
 import logging
+import os
+from pathlib import Path
 from typing import Self
 
 import grpc
@@ -19,11 +21,17 @@ from gepad.client.connection import (
     normalize_target,
     target_for_settings,
 )
+from gepad.client.sender import FeedbackSender, SendBatch
+from gepad.client.spool import FileSpool, default_spool_dir
 from gepad.client.status_errors import Unreachable, from_rpc_error
 from gepad.settings import Settings
 from gepad.v1 import gepad_pb2 as pb
 
-__all__ = ["BaseClient", "PromptWatch"]
+__all__ = ["AUTO_SPOOL", "BaseClient", "PromptWatch", "SpoolSetting"]
+
+# Spool under $XDG_STATE_HOME/gepad/client-spool/<the target's digest>/ (gepad.client.spool).
+AUTO_SPOOL = "auto"
+SpoolSetting = str | os.PathLike[str] | None
 
 logger = logging.getLogger("gepad.client")
 
@@ -40,9 +48,36 @@ class BaseClient:
         timeout: float | None = DEFAULT_TIMEOUT,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         cache: PromptCache | None = None,
+        spool: SpoolSetting = AUTO_SPOOL,
     ) -> None:
+        """``spool``: the folder where queued feedback waits while the daemon is unreachable
+        (``AUTO_SPOOL``: one per target under ``$XDG_STATE_HOME/gepad/client-spool``; None: memory
+        only, lost if the application stops before the daemon is back)."""
         self.connection = Connection(normalize_target(target), token, timeout, max_message_bytes)
         self.cache = cache if cache is not None else PromptCache()
+        self.spool_dir: Path | None = (
+            None if spool is None
+            else default_spool_dir(self.connection.target) if spool == AUTO_SPOOL
+            else Path(spool)
+        )
+
+    def _spool_waiting(self) -> bool:
+        """Whether an earlier run left spooled feedback to replay."""
+        if self.spool_dir is None:
+            return False
+        try:
+            return any(p.stat().st_size for p in self.spool_dir.glob("spool-*.bin"))
+        except OSError:
+            return False
+
+    def _new_sender(self, send: SendBatch) -> FeedbackSender:
+        directory = self.spool_dir
+        spool = None if directory is None else (lambda: FileSpool(directory))
+        return FeedbackSender(
+            send, spool=spool, replay_at_start=self._spool_waiting(),
+            # Half the message limit leaves room for the batch's own framing.
+            batch_bytes=self.connection.max_message_bytes // 2,
+        )
 
     @classmethod
     def from_settings(

@@ -7,15 +7,16 @@ import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
-from typing import Any, Self, TypeVar, Unpack, overload
+from typing import Any, Literal, Self, TypeVar, Unpack, overload
 
 import grpc
 
 from gepad.client import requests
-from gepad.client.base import BaseClient, PromptWatch
+from gepad.client.base import AUTO_SPOOL, BaseClient, PromptWatch, SpoolSetting
 from gepad.client.cache import Fallback, PromptCache
 from gepad.client.connection import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT
 from gepad.client.events import EventLike, FeedbackFields, as_event
+from gepad.client.sender import FeedbackSender, SenderStats
 from gepad.client.status_errors import from_rpc_error
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1.gepad_pb2_grpc import GepadStub
@@ -38,11 +39,14 @@ class Client(BaseClient):
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         cache: PromptCache | None = None,
         channel: grpc.Channel | None = None,
+        spool: SpoolSetting = AUTO_SPOOL,
     ) -> None:
         """``channel``: a channel of your own (interceptors, TLS, a shared pool) instead of one
-        dialled to ``target``; the client uses it as given and leaves closing it to you."""
+        dialled to ``target``; the client uses it as given and leaves closing it to you.
+        ``spool``: see ``BaseClient``."""
         super().__init__(
-            target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache
+            target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache,
+            spool=spool,
         )
         self._owns_channel = channel is None
         self._channel = channel or grpc.insecure_channel(
@@ -52,8 +56,30 @@ class Client(BaseClient):
         # Stale prompts are refreshed here, off the caller's thread; made on first need.
         self._refresher: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
+        # Queued feedback's sender; made on first need, or now to replay what an earlier run
+        # spooled.
+        self._feedback: FeedbackSender | None = None
+        if self._spool_waiting():
+            self._sender()
 
-    def close(self) -> None:
+    def _sender(self) -> FeedbackSender:
+        with self._lock:
+            if self._feedback is None:
+                self._feedback = self._new_sender(self._send_batch)
+            return self._feedback
+
+    def _send_batch(self, batch: pb.FeedbackBatch) -> pb.FeedbackBatchResult:
+        return self.stub.RecordFeedbackBatch(
+            batch, timeout=self.connection.timeout, metadata=self.connection.metadata
+        )
+
+    def close(self, timeout: float | None = DEFAULT_TIMEOUT) -> None:
+        """Wait up to ``timeout`` seconds for queued feedback to be acknowledged (with the daemon
+        unreachable it goes to the spool at once), then close the channel."""
+        with self._lock:
+            sender, self._feedback = self._feedback, None
+        if sender is not None:
+            sender.close(timeout)
         with self._lock:
             refresher, self._refresher = self._refresher, None
         if refresher is not None:
@@ -100,17 +126,55 @@ class Client(BaseClient):
     # ------------------------------------------------------------------ feedback
 
     @overload
-    def record_feedback(self, event: pb.FeedbackEvent, /) -> pb.RecordFeedbackResponse: ...
+    def record_feedback(
+        self, event: pb.FeedbackEvent, /, *, wait: Literal[False] = ...
+    ) -> str: ...
     @overload
     def record_feedback(
-        self, /, **fields: Unpack[FeedbackFields]
+        self, event: pb.FeedbackEvent, /, *, wait: Literal[True]
+    ) -> pb.RecordFeedbackResponse: ...
+    @overload
+    def record_feedback(
+        self, /, *, wait: Literal[False] = ..., **fields: Unpack[FeedbackFields]
+    ) -> str: ...
+    @overload
+    def record_feedback(
+        self, /, *, wait: Literal[True], **fields: Unpack[FeedbackFields]
     ) -> pb.RecordFeedbackResponse: ...
     def record_feedback(
-        self, event: pb.FeedbackEvent | None = None, /, **fields: Any
-    ) -> pb.RecordFeedbackResponse:
+        self, event: pb.FeedbackEvent | None = None, /, *, wait: bool = False, **fields: Any
+    ) -> str | pb.RecordFeedbackResponse:
         """Record one event: a ready ``FeedbackEvent``, or ``feedback_event``'s keywords
-        (``user_id=..., program=..., kind="correction", input="...", correction="..."``)."""
-        return self._unary(self.stub.RecordFeedback, requests.record_feedback(event, fields))
+        (``user_id=..., program=..., kind="correction", input="...", correction="..."``).
+
+        By default the event is queued and its ``event_id`` returned at once; a background
+        sender delivers it in batches, retrying and spooling while the daemon is unreachable
+        (``flush()`` waits for the acknowledgements). ``wait=True`` sends it now and returns
+        the daemon's answer once the event is committed, raising its refusal.
+        """
+        request = requests.record_feedback(event, fields)
+        if wait:
+            return self._unary(self.stub.RecordFeedback, request)
+        self._sender().enqueue(request.event)
+        return request.event.event_id
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every queued event was acknowledged (stored, a duplicate, or refused:
+        see ``feedback_stats``); False if ``timeout`` seconds passed first."""
+        with self._lock:
+            sender = self._feedback
+        return True if sender is None else sender.flush(timeout)
+
+    @property
+    def feedback_stats(self) -> SenderStats:
+        """What the background sender did with queued events, refusals included."""
+        return self._sender().stats
+
+    def record_feedback_batch(self, events: Iterable[EventLike]) -> pb.FeedbackBatchResult:
+        """Send ``events`` now as one batch; the answer has each one's outcome, in order, once
+        the valid ones are committed (an invalid one is refused alone)."""
+        batch = pb.FeedbackBatch(events=[as_event(e) for e in events])
+        return self._unary(self.stub.RecordFeedbackBatch, batch)
 
     def stream_feedback(self, events: Iterable[EventLike]) -> pb.StreamFeedbackResponse:
         """Bulk ingest in one call (one transaction on the daemon: all stored, or none).

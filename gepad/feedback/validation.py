@@ -6,7 +6,6 @@ author reads the message once, in a log. The limits here are documented in READM
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import time
@@ -15,7 +14,7 @@ from dataclasses import dataclass
 
 from gepad.errors import InvalidArgument
 from gepad.feedback.event import FEEDBACK_KINDS, FEEDBACK_SOURCES, FeedbackEvent, event_to_json
-from gepad.identity import Split, example_id, split_of
+from gepad.identity import Split, canonical_messages, example_id_of, split_of
 
 __all__ = [
     "NewEvent",
@@ -170,8 +169,8 @@ def validate_event(ev: FeedbackEvent, *, now: float | None = None) -> NewEvent:
             "event.occurred_at", "must be a valid time, not more than a day in the future"
         )
 
-    messages = [{"role": role, "content": content} for role, content in ev.input]
-    ex_id = example_id(ev.user_id, ev.program, messages) if messages else ""
+    input_json = canonical_messages(ev.input)
+    ex_id = example_id_of(ev.user_id, ev.program, input_json) if ev.input else ""
     return NewEvent(
         user_id=ev.user_id,
         event_id=ev.event_id,
@@ -179,7 +178,7 @@ def validate_event(ev: FeedbackEvent, *, now: float | None = None) -> NewEvent:
         kind=kind,
         example_id=ex_id,
         split=split_of(ex_id) if ex_id else None,
-        input_json=json.dumps(messages, ensure_ascii=False),
+        input_json=input_json,
         payload_json=event_to_json(ev),
         occurred_at=occurred_at,
         received_at=received_at,

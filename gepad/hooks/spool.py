@@ -85,7 +85,7 @@ class Spool:
                     continue
                 client = client or connect(left)
                 try:
-                    answer = client.record_feedback(event)
+                    answer = client.record_feedback(event, wait=True)
                 except InvalidArgument as exc:
                     self._refuse(path, report, exc.message)
                     continue

@@ -64,7 +64,7 @@ class ServedPrompt:
         fields.setdefault("candidate_id",
                           served_candidate(self.client.cache, user_id, self.program))
         return self.client.record_feedback(
-            feedback_event(user_id=user_id, program=self.program, kind=kind, **fields))
+            feedback_event(user_id=user_id, program=self.program, kind=kind, **fields), wait=True)
 
 
 @dataclass(frozen=True)
@@ -85,4 +85,4 @@ class AsyncServedPrompt:
         fields.setdefault("candidate_id",
                           served_candidate(self.client.cache, user_id, self.program))
         return await self.client.record_feedback(
-            feedback_event(user_id=user_id, program=self.program, kind=kind, **fields))
+            feedback_event(user_id=user_id, program=self.program, kind=kind, **fields), wait=True)

@@ -42,6 +42,8 @@ RULES: dict[str, Rule] = {
     "ListEvaluators": Rule.USER,
     # Targets name users and where their prompts go (paths, URLs).
     "ListAdapters": Rule.ADMIN,
+    "RecordFeedbackBatch": Rule.HANDLER,
+    "IngestFeedback": Rule.HANDLER,
 }
 
 

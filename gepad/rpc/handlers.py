@@ -115,6 +115,26 @@ def _client_stream(name: str, method: Callable[..., Awaitable[Any]], auth: Authe
     return handle
 
 
+def _bidi_stream(
+    name: str, method: Callable[..., AsyncIterator[Any]], auth: Authenticator
+) -> Call:
+    async def handle(requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
+        async def checked() -> AsyncIterator[Any]:
+            async for item in requests:
+                _check(item)
+                yield item
+
+        try:
+            async for item in method(checked(), _admit(name, auth, context, None)):
+                yield item
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _fail(context, exc)
+
+    return handle
+
+
 def generic_handler(servicer: object, auth: Authenticator) -> grpc.GenericRpcHandler[Any, Any]:
     """One handler per method of gepad.v1.Gepad, taken from the proto descriptor so that a
     method added to the proto and not to the servicer, or without an access rule, fails loudly
@@ -133,7 +153,11 @@ def generic_handler(servicer: object, auth: Authenticator) -> grpc.GenericRpcHan
             "request_deserializer": _deserializer(request_cls),
             "response_serializer": response_cls.SerializeToString,
         }
-        if method.client_streaming:
+        if method.client_streaming and method.server_streaming:
+            handlers[method.name] = grpc.stream_stream_rpc_method_handler(
+                _bidi_stream(method.name, impl, auth), **kwargs
+            )
+        elif method.client_streaming:
             handlers[method.name] = grpc.stream_unary_rpc_method_handler(
                 _client_stream(method.name, impl, auth), **kwargs
             )

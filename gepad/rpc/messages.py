@@ -25,10 +25,12 @@ from gepad.programs import MODEL_ROLES, BudgetCaps, EvolutionSettings, Program
 from gepad.rounds.manager import FrontierView
 from gepad.rubric import Rubric
 from gepad.runs import Run, RunProgress
+from gepad.store.ingest import IngestResult
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = [
     "adapter_message",
+    "batch_result_message",
     "budget_from_message",
     "budget_message",
     "candidate_message",
@@ -137,6 +139,35 @@ def event_from_message(message: pb.FeedbackEvent) -> FeedbackEvent:
         score=message.score if message.HasField("score") else None,
         dimension=message.dimension, source_id=message.source_id, occurred_at=occurred_at,
         metadata=dict(message.metadata), edited_components=dict(message.edited_components),
+    )
+
+
+def batch_result_message(
+    sequence: int, event_ids: list[str], outcomes: list[IngestResult | InvalidArgument]
+) -> pb.FeedbackBatchResult:
+    """One result per event of a batch, in order: what became of it, or why it was refused."""
+    results = []
+    stored = duplicates = invalid = 0
+    for event_id, outcome in zip(event_ids, outcomes, strict=True):
+        if isinstance(outcome, InvalidArgument):
+            invalid += 1
+            results.append(pb.EventResult(
+                event_id=event_id, outcome=pb.EVENT_OUTCOME_INVALID, field=outcome.field,
+                reason=outcome.why,
+            ))
+        elif outcome.duplicate:
+            duplicates += 1
+            results.append(pb.EventResult(
+                event_id=event_id, outcome=pb.EVENT_OUTCOME_DUPLICATE,
+                example_id=outcome.example_id,
+            ))
+        else:
+            stored += 1
+            results.append(pb.EventResult(
+                event_id=event_id, outcome=pb.EVENT_OUTCOME_STORED, example_id=outcome.example_id,
+            ))
+    return pb.FeedbackBatchResult(
+        sequence=sequence, results=results, stored=stored, duplicates=duplicates, invalid=invalid,
     )
 
 

@@ -27,8 +27,10 @@ from gepad.lineage import CandidateRecord, ServedState
 from gepad.programs import BudgetCaps, ProgramRegistry, validate_program
 from gepad.rounds.manager import FrontierView
 from gepad.rpc.auth import Principal
+from gepad.rpc.inflight import InflightBytes
 from gepad.rpc.messages import (
     adapter_message,
+    batch_result_message,
     budget_from_message,
     candidate_message,
     change_message,
@@ -48,10 +50,14 @@ from gepad.store.contract import StoreContract
 from gepad.store.ingest import IngestResult
 from gepad.v1 import gepad_pb2 as pb
 
-__all__ = ["MAX_STREAM_EVENTS", "EvolutionService", "GepadServicer"]
+__all__ = ["MAX_BATCH_EVENTS", "MAX_STREAM_EVENTS", "EvolutionService", "GepadServicer"]
 
 Context = grpc.aio.ServicerContext[Any, Any]
 MAX_STREAM_EVENTS = 100_000
+MAX_BATCH_EVENTS = 10_000
+DEFAULT_INGEST_MAX_BYTES = 64 * 1024 * 1024
+# Stands in a batch's outcome list for a valid event until the store answers for it.
+_PENDING = IngestResult("", "", duplicate=False)
 
 class EvolutionService(Protocol):
     """What the servicer needs from the evolution side of the daemon (the GEPA engine)."""
@@ -80,9 +86,11 @@ class GepadServicer:
         on_program: Callable[[str], None] | None = None,
         adapters: Callable[[], list[TargetStatus]] | None = None,
         clock: Callable[[], float] = time.time,
+        ingest_max_bytes: int = DEFAULT_INGEST_MAX_BYTES,
     ) -> None:
         """``on_program(name)``: a program was registered or changed (its seed may be new).
-        ``adapters()``: the adapter targets' status, for ListAdapters."""
+        ``adapters()``: the adapter targets' status, for ListAdapters. ``ingest_max_bytes``: the
+        feedback bytes all ingest calls together may hold (`inflight`)."""
         self._store = store
         self._programs = programs
         self._prompts = prompts
@@ -92,6 +100,7 @@ class GepadServicer:
         self._adapters = adapters
         self._clock = clock
         self._program_lock = anyio.Lock()
+        self._inflight = InflightBytes(ingest_max_bytes)
 
     # ------------------------------------------------------------------ helpers
 
@@ -149,12 +158,12 @@ class GepadServicer:
     ) -> pb.RecordFeedbackResponse:
         if not request.HasField("event"):
             raise InvalidArgument("event", "is required")
-        event = validate_event(event_from_message(request.event), now=self._clock())
-        caller.require_user(event.user_id)
-        self._seed(event.program)
-        (result,) = await self._store.record_events(
-            [event], self._seed
-        )
+        with self._inflight.reservation() as held:
+            held.add(request.ByteSize())
+            event = validate_event(event_from_message(request.event), now=self._clock())
+            caller.require_user(event.user_id)
+            self._seed(event.program)
+            (result,) = await self._store.record_events([event], self._seed)
         self._notify([event], [result])
         return pb.RecordFeedbackResponse(
             event_id=result.event_id, duplicate=result.duplicate, example_id=result.example_id
@@ -163,30 +172,92 @@ class GepadServicer:
     async def StreamFeedback(
         self, requests: AsyncIterator[pb.FeedbackEvent], caller: Principal
     ) -> pb.StreamFeedbackResponse:
+        # One transaction for the whole stream, so it is held until its end: ingest_max_bytes
+        # bounds it (IngestFeedback commits batch by batch and holds one at a time).
         events = []
         index = 0
-        async for message in requests:
-            if index >= MAX_STREAM_EVENTS:
-                raise InvalidArgument(
-                    "events", f"a stream holds at most {MAX_STREAM_EVENTS} events; split it"
-                )
-            try:
-                event = validate_event(event_from_message(message), now=self._clock())
-                caller.require_user(event.user_id)
-                self._seed(event.program)
-            except InvalidArgument as exc:
-                raise InvalidArgument(
-                    f"events[{index}] (event_id {message.event_id!r}) {exc.field}",
-                    exc.why + "; nothing from this stream was stored",
-                ) from None
-            events.append(event)
-            index += 1
-        if not events:
-            return pb.StreamFeedbackResponse()
-        results = await self._store.record_events(events, self._seed)
+        with self._inflight.reservation() as held:
+            async for message in requests:
+                if index >= MAX_STREAM_EVENTS:
+                    raise InvalidArgument(
+                        "events", f"a stream holds at most {MAX_STREAM_EVENTS} events; split it"
+                    )
+                held.add(message.ByteSize())
+                try:
+                    event = validate_event(event_from_message(message), now=self._clock())
+                    caller.require_user(event.user_id)
+                    self._seed(event.program)
+                except InvalidArgument as exc:
+                    raise InvalidArgument(
+                        f"events[{index}] (event_id {message.event_id!r}) {exc.field}",
+                        exc.why + "; nothing from this stream was stored",
+                    ) from None
+                events.append(event)
+                index += 1
+            if not events:
+                return pb.StreamFeedbackResponse()
+            results = await self._store.record_events(events, self._seed)
         self._notify(events, results)
         duplicates = sum(r.duplicate for r in results)
         return pb.StreamFeedbackResponse(stored=len(results) - duplicates, duplicates=duplicates)
+
+    async def RecordFeedbackBatch(
+        self, request: pb.FeedbackBatch, caller: Principal
+    ) -> pb.FeedbackBatchResult:
+        with self._inflight.reservation() as held:
+            held.add(request.ByteSize())
+            return await self._ingest_batch(request, caller)
+
+    async def IngestFeedback(
+        self, requests: AsyncIterator[pb.FeedbackBatch], caller: Principal
+    ) -> AsyncIterator[pb.FeedbackBatchResult]:
+        # The next batch is read only when this generator is resumed, after the previous answer
+        # was handed to gRPC: one batch held per call, the rest waits in the client's flow control.
+        async for batch in requests:
+            with self._inflight.reservation() as held:
+                held.add(batch.ByteSize())
+                result = await self._ingest_batch(batch, caller)
+            yield result
+
+    async def _ingest_batch(
+        self, batch: pb.FeedbackBatch, caller: Principal
+    ) -> pb.FeedbackBatchResult:
+        """Validate each event on its own (a refusal is that event's result), then commit the
+        valid ones in one transaction. A token that does not reach an event's user fails the
+        whole call (PERMISSION_DENIED) with nothing stored: that is the caller's bug, not data."""
+        if len(batch.events) > MAX_BATCH_EVENTS:
+            raise InvalidArgument(
+                "events", f"a batch holds at most {MAX_BATCH_EVENTS} events, got "
+                f"{len(batch.events)}; split it"
+            )
+        now = self._clock()
+        outcomes: list[IngestResult | InvalidArgument] = []
+        valid: list[NewEvent] = []
+        slots: list[int] = []
+        for message in batch.events:
+            try:
+                event = validate_event(event_from_message(message), now=now)
+            except InvalidArgument as exc:
+                outcomes.append(exc)
+                continue
+            caller.require_user(event.user_id)
+            if self._programs.seed(event.program) is None:
+                outcomes.append(InvalidArgument(
+                    "event.program",
+                    f"program {event.program!r} does not exist; register it with UpsertProgram",
+                ))
+                continue
+            slots.append(len(outcomes))
+            outcomes.append(_PENDING)
+            valid.append(event)
+        if valid:
+            results = await self._store.record_events(valid, self._seed)
+            for slot, result in zip(slots, results, strict=True):
+                outcomes[slot] = result
+            self._notify(valid, results)
+        return batch_result_message(
+            batch.sequence, [m.event_id for m in batch.events], outcomes
+        )
 
     def _notify(self, events: list[NewEvent], results: list[IngestResult]) -> None:
         if self._on_feedback is None:

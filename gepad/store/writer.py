@@ -19,6 +19,7 @@ from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from gepad.errors import Unavailable
+from gepad.store.failures import write_failure
 
 __all__ = ["Writer", "WriterClosedError"]
 
@@ -115,8 +116,12 @@ class Writer:
                 try:
                     pending.result = pending.op(conn)
                 except Exception as exc:
+                    if isinstance(exc, sqlite3.Error) and not conn.in_transaction:
+                        # SQLite rolled the whole transaction back itself (a full disk, an I/O
+                        # error): the batch's earlier writes are gone too.
+                        raise
                     conn.execute("ROLLBACK TO op")
-                    pending.error = exc
+                    pending.error = write_failure(exc)
                 conn.execute("RELEASE op")
             conn.execute("COMMIT")
             self.commits += 1
@@ -124,6 +129,7 @@ class Writer:
             log.error("write batch of %d failed and was rolled back: %s", len(batch), exc)
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
+            failure = write_failure(exc)
             for pending in batch:
                 pending.result = None
-                pending.error = exc
+                pending.error = failure

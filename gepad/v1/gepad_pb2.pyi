@@ -116,6 +116,31 @@ RUN_STATUS_FAILED: RunStatus.ValueType  # 4
 RUN_STATUS_CANCELLED: RunStatus.ValueType  # 5
 Global___RunStatus: _TypeAlias = RunStatus  # noqa: Y015
 
+class _EventOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _EventOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_EventOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    EVENT_OUTCOME_UNSPECIFIED: _EventOutcome.ValueType  # 0
+    EVENT_OUTCOME_STORED: _EventOutcome.ValueType  # 1
+    """Committed now."""
+    EVENT_OUTCOME_DUPLICATE: _EventOutcome.ValueType  # 2
+    """This user's event_id was stored before (or earlier in the same batch); nothing new written."""
+    EVENT_OUTCOME_INVALID: _EventOutcome.ValueType  # 3
+    """Refused: `field` and `reason` say why; nothing of it was stored."""
+
+class EventOutcome(_EventOutcome, metaclass=_EventOutcomeEnumTypeWrapper): ...
+
+EVENT_OUTCOME_UNSPECIFIED: EventOutcome.ValueType  # 0
+EVENT_OUTCOME_STORED: EventOutcome.ValueType  # 1
+"""Committed now."""
+EVENT_OUTCOME_DUPLICATE: EventOutcome.ValueType  # 2
+"""This user's event_id was stored before (or earlier in the same batch); nothing new written."""
+EVENT_OUTCOME_INVALID: EventOutcome.ValueType  # 3
+"""Refused: `field` and `reason` say why; nothing of it was stored."""
+Global___EventOutcome: _TypeAlias = EventOutcome  # noqa: Y015
+
 @_typing.final
 class ModelSettings(_message.Message):
     """---------------------------------------------------------------- programs"""
@@ -1828,3 +1853,98 @@ class ListEvaluatorsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListEvaluatorsResponse: _TypeAlias = ListEvaluatorsResponse  # noqa: Y015
+
+@_typing.final
+class FeedbackBatch(_message.Message):
+    """---------------------------------------------------------------- batched feedback"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    """Chosen by the client and echoed in the batch's result."""
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___FeedbackEvent]:
+        """At most 10,000 events, and the whole message within the daemon's max_message_bytes."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[Global___FeedbackEvent] | None = ...,
+        sequence: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events", "sequence", b"sequence"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FeedbackBatch: _TypeAlias = FeedbackBatch  # noqa: Y015
+
+@_typing.final
+class EventResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENT_ID_FIELD_NUMBER: _builtins.int
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    EXAMPLE_ID_FIELD_NUMBER: _builtins.int
+    FIELD_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    event_id: _builtins.str
+    outcome: Global___EventOutcome.ValueType
+    example_id: _builtins.str
+    """The per-user example the event folded into (stored and duplicate events)."""
+    field: _builtins.str
+    """For an invalid event: the field, e.g. "event.score", and what is wrong with it."""
+    reason: _builtins.str
+    def __init__(
+        self,
+        *,
+        event_id: _builtins.str = ...,
+        outcome: Global___EventOutcome.ValueType = ...,
+        example_id: _builtins.str = ...,
+        field: _builtins.str = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event_id", b"event_id", "example_id", b"example_id", "field", b"field", "outcome", b"outcome", "reason", b"reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EventResult: _TypeAlias = EventResult  # noqa: Y015
+
+@_typing.final
+class FeedbackBatchResult(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEQUENCE_FIELD_NUMBER: _builtins.int
+    RESULTS_FIELD_NUMBER: _builtins.int
+    STORED_FIELD_NUMBER: _builtins.int
+    DUPLICATES_FIELD_NUMBER: _builtins.int
+    INVALID_FIELD_NUMBER: _builtins.int
+    sequence: _builtins.int
+    stored: _builtins.int
+    duplicates: _builtins.int
+    invalid: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___EventResult]:
+        """One per event of the batch, in the batch's order."""
+
+    def __init__(
+        self,
+        *,
+        sequence: _builtins.int = ...,
+        results: _abc.Iterable[Global___EventResult] | None = ...,
+        stored: _builtins.int = ...,
+        duplicates: _builtins.int = ...,
+        invalid: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicates", b"duplicates", "invalid", b"invalid", "results", b"results", "sequence", b"sequence", "stored", b"stored"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FeedbackBatchResult: _TypeAlias = FeedbackBatchResult  # noqa: Y015

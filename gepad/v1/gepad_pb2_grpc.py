@@ -124,6 +124,16 @@ class GepadStub:
                 request_serializer=gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsRequest.SerializeToString,
                 response_deserializer=gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsResponse.FromString,
                 _registered_method=True)
+        self.RecordFeedbackBatch = channel.unary_unary(
+                '/gepad.v1.Gepad/RecordFeedbackBatch',
+                request_serializer=gepad_dot_v1_dot_gepad__pb2.FeedbackBatch.SerializeToString,
+                response_deserializer=gepad_dot_v1_dot_gepad__pb2.FeedbackBatchResult.FromString,
+                _registered_method=True)
+        self.IngestFeedback = channel.stream_stream(
+                '/gepad.v1.Gepad/IngestFeedback',
+                request_serializer=gepad_dot_v1_dot_gepad__pb2.FeedbackBatch.SerializeToString,
+                response_deserializer=gepad_dot_v1_dot_gepad__pb2.FeedbackBatchResult.FromString,
+                _registered_method=True)
 
 
 class GepadServicer:
@@ -251,6 +261,26 @@ class GepadServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RecordFeedbackBatch(self, request, context):
+        """Batched ingest. Every event gets its own result, in order: stored, duplicate, or invalid
+        with the field and the reason; an invalid event is not stored and does not stop the others.
+        The batch's valid events are committed in one transaction before the answer is sent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def IngestFeedback(self, request_iterator, context):
+        """Batched ingest over one stream: one FeedbackBatchResult per FeedbackBatch, in order, each
+        sent once that batch is committed. Each batch is its own transaction (what was acknowledged
+        stays stored if the stream breaks later). The daemon reads the next batch only after it has
+        answered the previous one, so a call holds one batch at a time and a fast sender is slowed
+        by gRPC's flow control rather than buffered.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GepadServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -343,6 +373,16 @@ def add_GepadServicer_to_server(servicer, server):
                     servicer.ListEvaluators,
                     request_deserializer=gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsRequest.FromString,
                     response_serializer=gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsResponse.SerializeToString,
+            ),
+            'RecordFeedbackBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.RecordFeedbackBatch,
+                    request_deserializer=gepad_dot_v1_dot_gepad__pb2.FeedbackBatch.FromString,
+                    response_serializer=gepad_dot_v1_dot_gepad__pb2.FeedbackBatchResult.SerializeToString,
+            ),
+            'IngestFeedback': grpc.stream_stream_rpc_method_handler(
+                    servicer.IngestFeedback,
+                    request_deserializer=gepad_dot_v1_dot_gepad__pb2.FeedbackBatch.FromString,
+                    response_serializer=gepad_dot_v1_dot_gepad__pb2.FeedbackBatchResult.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -831,6 +871,60 @@ class Gepad:
             '/gepad.v1.Gepad/ListEvaluators',
             gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsRequest.SerializeToString,
             gepad_dot_v1_dot_gepad__pb2.ListEvaluatorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RecordFeedbackBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gepad.v1.Gepad/RecordFeedbackBatch',
+            gepad_dot_v1_dot_gepad__pb2.FeedbackBatch.SerializeToString,
+            gepad_dot_v1_dot_gepad__pb2.FeedbackBatchResult.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def IngestFeedback(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/gepad.v1.Gepad/IngestFeedback',
+            gepad_dot_v1_dot_gepad__pb2.FeedbackBatch.SerializeToString,
+            gepad_dot_v1_dot_gepad__pb2.FeedbackBatchResult.FromString,
             options,
             channel_credentials,
             insecure,

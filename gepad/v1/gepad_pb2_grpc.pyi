@@ -68,6 +68,18 @@ class GepadStub:
     """The user's evaluators: each with its kind, version, calibration against the user's own
     labels and the status that earned; the failure modes they cover and the coverage figure.
     """
+    RecordFeedbackBatch: _grpc.UnaryUnaryMultiCallable[_gepad_pb2.FeedbackBatch, _gepad_pb2.FeedbackBatchResult]
+    """Batched ingest. Every event gets its own result, in order: stored, duplicate, or invalid
+    with the field and the reason; an invalid event is not stored and does not stop the others.
+    The batch's valid events are committed in one transaction before the answer is sent.
+    """
+    IngestFeedback: _grpc.StreamStreamMultiCallable[_gepad_pb2.FeedbackBatch, _gepad_pb2.FeedbackBatchResult]
+    """Batched ingest over one stream: one FeedbackBatchResult per FeedbackBatch, in order, each
+    sent once that batch is committed. Each batch is its own transaction (what was acknowledged
+    stays stored if the stream breaks later). The daemon reads the next batch only after it has
+    answered the previous one, so a call holds one batch at a time and a fast sender is slowed
+    by gRPC's flow control rather than buffered.
+    """
 
 @_typing.type_check_only
 class GepadAsyncStub(GepadStub):
@@ -106,6 +118,18 @@ class GepadAsyncStub(GepadStub):
     ListEvaluators: _aio.UnaryUnaryMultiCallable[_gepad_pb2.ListEvaluatorsRequest, _gepad_pb2.ListEvaluatorsResponse]  # type: ignore[assignment]
     """The user's evaluators: each with its kind, version, calibration against the user's own
     labels and the status that earned; the failure modes they cover and the coverage figure.
+    """
+    RecordFeedbackBatch: _aio.UnaryUnaryMultiCallable[_gepad_pb2.FeedbackBatch, _gepad_pb2.FeedbackBatchResult]  # type: ignore[assignment]
+    """Batched ingest. Every event gets its own result, in order: stored, duplicate, or invalid
+    with the field and the reason; an invalid event is not stored and does not stop the others.
+    The batch's valid events are committed in one transaction before the answer is sent.
+    """
+    IngestFeedback: _aio.StreamStreamMultiCallable[_gepad_pb2.FeedbackBatch, _gepad_pb2.FeedbackBatchResult]  # type: ignore[assignment]
+    """Batched ingest over one stream: one FeedbackBatchResult per FeedbackBatch, in order, each
+    sent once that batch is committed. Each batch is its own transaction (what was acknowledged
+    stays stored if the stream breaks later). The daemon reads the next batch only after it has
+    answered the previous one, so a call holds one batch at a time and a fast sender is slowed
+    by gRPC's flow control rather than buffered.
     """
 
 class GepadServicer(metaclass=_abc_1.ABCMeta):
@@ -250,6 +274,30 @@ class GepadServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_gepad_pb2.ListEvaluatorsResponse, _abc.Awaitable[_gepad_pb2.ListEvaluatorsResponse]]:
         """The user's evaluators: each with its kind, version, calibration against the user's own
         labels and the status that earned; the failure modes they cover and the coverage figure.
+        """
+
+    @_abc_1.abstractmethod
+    def RecordFeedbackBatch(
+        self,
+        request: _gepad_pb2.FeedbackBatch,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gepad_pb2.FeedbackBatchResult, _abc.Awaitable[_gepad_pb2.FeedbackBatchResult]]:
+        """Batched ingest. Every event gets its own result, in order: stored, duplicate, or invalid
+        with the field and the reason; an invalid event is not stored and does not stop the others.
+        The batch's valid events are committed in one transaction before the answer is sent.
+        """
+
+    @_abc_1.abstractmethod
+    def IngestFeedback(
+        self,
+        request_iterator: _MaybeAsyncIterator[_gepad_pb2.FeedbackBatch],
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_gepad_pb2.FeedbackBatchResult], _abc.AsyncIterator[_gepad_pb2.FeedbackBatchResult]]:
+        """Batched ingest over one stream: one FeedbackBatchResult per FeedbackBatch, in order, each
+        sent once that batch is committed. Each batch is its own transaction (what was acknowledged
+        stays stored if the stream breaks later). The daemon reads the next batch only after it has
+        answered the previous one, so a call holds one batch at a time and a fast sender is slowed
+        by gRPC's flow control rather than buffered.
         """
 
 def add_GepadServicer_to_server(servicer: GepadServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

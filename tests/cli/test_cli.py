@@ -118,7 +118,9 @@ def test_feedback_records_once_and_reports_duplicates(gepad: GepadRunner) -> Non
     assert bad.err.startswith("error: INVALID_ARGUMENT: ") and "score" in bad.err
 
 
-def test_feedback_file_is_one_all_or_nothing_stream(gepad: GepadRunner, tmp_path: Path) -> None:
+def test_feedback_file_stores_every_valid_line_and_names_each_refused_one(
+    gepad: GepadRunner, tmp_path: Path,
+) -> None:
     good: list[dict[str, object]] = [
         {"kind": "acceptance", "input": "hi", "output": "hello"},
         {"kind": "rejection", "input": [{"role": "user", "content": "long?"}],
@@ -131,14 +133,17 @@ def test_feedback_file_is_one_all_or_nothing_stream(gepad: GepadRunner, tmp_path
     bad.write_text(json.dumps(good[0]) + "\n" + json.dumps({**good[0], "score": 9,
                                                            "kind": "rating"}) + "\n")
     failed = gepad("feedback", "alice", PROGRAM, "--file", str(bad))
-    assert failed.code == 1 and "events[1]" in failed.err
+    assert failed.code == 1 and "stored 1 of 2 events" in failed.out
+    assert f"{bad}:2: refused (event_id jsonl-" in failed.err
+    assert "event.score: must be within 0..1, got 9.0" in failed.err
 
     stored = gepad("feedback", "alice", PROGRAM, "--file", str(path), "--json")
-    # The first line of bad.jsonl equals the first line here: it was not kept from the failure.
-    assert stored.json() == {"stored": 2, "duplicates": 0}
+    # The first line of bad.jsonl equals the first line here: it was stored then, once.
+    assert stored.json() == {"stored": 1, "duplicates": 1, "refused": []}
     # Ids derived from content make re-sending the file harmless.
     again = gepad("feedback", "alice", PROGRAM, "--file", str(path))
-    assert again.code == 0 and "stored 0 of 2 events" in again.out
+    assert again.code == 0 and "stored 0 of 2 events from" in again.out
+    assert "(2 already recorded)" in again.out
 
     typo = tmp_path / "typo.jsonl"
     typo.write_text('{"kind": "acceptance", "inptu": "x"}\n')

@@ -78,7 +78,7 @@ async def test_both_clients_send_the_same_requests_over_a_channel_of_the_callers
     with Client("unused:1", channel=channel) as client:
         client.upsert_program(program())
         client.get_program(PROGRAM)
-        client.record_feedback(**feedback("e1"))
+        client.record_feedback(**feedback("e1"), wait=True)
         client.fetch_prompt("alice", PROGRAM)
         client.list_lineage("alice", PROGRAM)
         client.list_runs("alice", PROGRAM, limit=3)
@@ -93,7 +93,7 @@ async def test_both_clients_send_the_same_requests_over_a_channel_of_the_callers
     async with AsyncClient("unused:1", channel=async_channel) as aclient:
         await aclient.upsert_program(program())
         await aclient.get_program(PROGRAM)
-        await aclient.record_feedback(**feedback("e1"))
+        await aclient.record_feedback(**feedback("e1"), wait=True)
         await aclient.fetch_prompt("alice", PROGRAM)
         await aclient.list_lineage("alice", PROGRAM)
         await aclient.list_runs("alice", PROGRAM, limit=3)

@@ -44,7 +44,7 @@ def client(running_daemon: RunningDaemon) -> Iterator[Client]:
 
 def edit(client: Client, event_id: str, text: str, user: str = "alice") -> None:
     client.record_feedback(
-        user_id=user, program=PROGRAM, kind="prompt_edit", event_id=event_id,
+        wait=True, user_id=user, program=PROGRAM, kind="prompt_edit", event_id=event_id,
         edited_components={"system": text},
     )
 
@@ -68,12 +68,12 @@ async def test_async_client_round_trip(running_daemon: RunningDaemon) -> None:
         assert [p.name for p in (await client.list_programs()).programs] == [PROGRAM]
 
         recorded = await client.record_feedback(
-            user_id="alice", program=PROGRAM, kind="correction", event_id="e1",
+            wait=True, user_id="alice", program=PROGRAM, kind="correction", event_id="e1",
             input="Fix: teh cat", output="teh cat", correction="the cat", comment="typo",
         )
         assert recorded.event_id == "e1" and not recorded.duplicate and recorded.example_id
         again = await client.record_feedback(
-            user_id="alice", program=PROGRAM, kind="correction", event_id="e1",
+            wait=True, user_id="alice", program=PROGRAM, kind="correction", event_id="e1",
             input="Fix: teh cat", output="teh cat", correction="the cat",
         )
         assert again.duplicate
@@ -82,7 +82,7 @@ async def test_async_client_round_trip(running_daemon: RunningDaemon) -> None:
         assert prompt.components["system"] == SEED and prompt.version == 0
 
         await client.record_feedback(
-            user_id="alice", program=PROGRAM, kind="prompt_edit", event_id="edit-1",
+            wait=True, user_id="alice", program=PROGRAM, kind="prompt_edit", event_id="edit-1",
             edited_components={"system": "Fix typos only."},
         )
         edited = await client.fetch_prompt("alice", PROGRAM)
@@ -145,7 +145,7 @@ async def test_async_watch_prompt_sees_changes_and_fills_cache(
             with anyio.fail_after(10):
                 await subscribed.wait()
                 await client.record_feedback(
-                    user_id="carol", program=PROGRAM, kind="prompt_edit", event_id="w1",
+                    wait=True, user_id="carol", program=PROGRAM, kind="prompt_edit", event_id="w1",
                     edited_components={"system": "Watched edit."},
                 )
         assert [p.version for p in seen] == [0, 1]
@@ -166,7 +166,7 @@ async def test_async_stale_prompt_is_revalidated_in_background(
         first = await client.get_prompt("u1", PROGRAM)
         # Another client changes the prompt; ours does not know yet.
         await other.record_feedback(
-            user_id="u1", program=PROGRAM, kind="prompt_edit", event_id="swr",
+            wait=True, user_id="u1", program=PROGRAM, kind="prompt_edit", event_id="swr",
             edited_components={"system": "Changed elsewhere."},
         )
         clock.now = 30

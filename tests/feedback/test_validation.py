@@ -9,6 +9,7 @@ one tested: raising a limit in the code, or in the README alone, fails here.
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import time
@@ -21,7 +22,7 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from gepad.errors import InvalidArgument
-from gepad.feedback.event import event_from_json
+from gepad.feedback.event import FeedbackEvent, event_from_json
 from gepad.feedback.validation import NewEvent
 from gepad.feedback.validation import validate_event as validate_record
 from gepad.identity import example_id, split_of
@@ -297,7 +298,8 @@ def test_a_valid_event_becomes_a_record_of_what_was_sent() -> None:
     assert (got.user_id, got.event_id, got.program, got.kind) == ("alice", "e1", PROGRAM,
                                                                   "correction")
     assert (got.example_id, got.split) == (wanted_id, split_of(wanted_id))
-    assert got.input_json == '[{"role": "user", "content": "Fix: teh cat"}]'
+    # The canonical JSON the example id hashes (sorted keys, no spaces), encoded once.
+    assert got.input_json == '[{"content":"Fix: teh cat","role":"user"}]'
     assert (got.received_at, got.occurred_at) == (NOW, NOW + DAY + 0.5)
     assert got.edited_components is None
     # The whole event as sent is kept, on one line.
@@ -311,7 +313,7 @@ def test_a_valid_event_becomes_a_record_of_what_was_sent() -> None:
 
     # Text is kept as written, not escaped.
     umlaut = validate_event(event(input=[pb.ChatMessage(role="user", content="Grüße")]))
-    assert umlaut.input_json == '[{"role": "user", "content": "Grüße"}]'
+    assert umlaut.input_json == '[{"content":"Grüße","role":"user"}]'
 
     # Without a time of its own, an event happened when it arrived; without `now`, that is now.
     before = time.time()
@@ -322,3 +324,16 @@ def test_a_valid_event_becomes_a_record_of_what_was_sent() -> None:
     edited = validate_event(edit({"system": "Be brief."}), now=NOW)
     assert (edited.kind, edited.example_id, edited.split) == ("prompt_edit", "", None)
     assert edited.edited_components == {"system": "Be brief."}
+
+
+@pytest.mark.parametrize("content", ["plain", 'quotes " and \\ backslashes', "ünïcödé ✓ 😀",
+                                     "new\nlines\tand\u2028separators", ""])
+def test_the_example_id_of_an_event_is_the_one_identity_gives_its_input(content: str) -> None:
+    messages = (("system", "Be brief."), ("user", content or "x"), ("assistant", content))
+    new = validate_record(FeedbackEvent(
+        event_id="e", user_id="ü-user", program="p.1", kind="rejection", input=messages,
+        output="o",
+    ))
+    as_dicts = [{"role": r, "content": c} for r, c in messages]
+    assert new.example_id == example_id("ü-user", "p.1", as_dicts)
+    assert json.loads(new.input_json) == as_dicts

@@ -24,7 +24,7 @@ FALLBACK = "You are a fallback assistant."
 def set_prompt(client: Client, text: str, event_id: str) -> str:
     """Serve alice ``text``; returns the served candidate's id."""
     client.record_feedback(user_id="alice", program=PROGRAM, kind="prompt_edit",
-                           event_id=event_id, edited_components={"system": text})
+                           event_id=event_id, edited_components={"system": text}, wait=True)
     return client.fetch_prompt("alice", PROGRAM).candidate_id
 
 

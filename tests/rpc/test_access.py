@@ -81,6 +81,14 @@ RULES: dict[str, Rule] = {
     "ListAdapters": Rule(lambda w: pb.ListAdaptersRequest(), DENIED, admin_only=True),
     "ListEvaluators": Rule(lambda w: pb.ListEvaluatorsRequest(user_id="alice", program=PROGRAM),
                            DENIED),
+    # A batch with one of alice's events among bob's own is refused whole, nothing stored.
+    "RecordFeedbackBatch": Rule(
+        lambda w: pb.FeedbackBatch(events=[_alice_event("x3")]), DENIED,
+        foreign_request=lambda w: pb.FeedbackBatch(events=[_bob_event("b2"), _alice_event("x3")])),
+    "IngestFeedback": Rule(
+        lambda w: [pb.FeedbackBatch(events=[_alice_event("x4")])], DENIED,
+        foreign_request=lambda w: [pb.FeedbackBatch(events=[_bob_event("b3"),
+                                                            _alice_event("x4")])]),
 }
 
 
@@ -107,6 +115,12 @@ class World:
         request = build(self)
         timeout = 10
         fn = getattr(stub, method)
+        if descriptor.client_streaming and descriptor.server_streaming:
+            answers = fn(iter(request), metadata=metadata, timeout=timeout)
+            try:
+                return next(answers)
+            finally:
+                answers.cancel()
         if descriptor.client_streaming:
             return fn(iter(request), metadata=metadata, timeout=timeout)  # type: ignore[call-overload]
         if descriptor.server_streaming:

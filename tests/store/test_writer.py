@@ -242,3 +242,25 @@ async def test_a_failing_after_commit_hook_is_logged_and_changes_nothing_else(
     assert hooked == ["b"]  # a failed write's hook never runs
     assert caplog.messages == ["after-commit hook failed"]
     assert _names(tmp_path / "db.sqlite3") == ["a", "b"]
+
+
+async def test_a_full_store_is_reported_as_full_and_writes_resume_once_there_is_room(
+    tmp_path: Path,
+) -> None:
+    from gepad.store.failures import StoreFullError
+
+    db = tmp_path / "db.sqlite3"
+    conn = connect_writer(db)
+    # A real SQLITE_FULL: the database may not grow past the pages it has now.
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    conn.execute(f"PRAGMA max_page_count = {pages}")
+    writer = Writer(conn)
+    async with anyio.create_task_group() as tg:
+        await tg.start(writer.run)
+        with pytest.raises(StoreFullError,
+                           match=r"^the store is full \(database or disk is full\); nothing"):
+            await writer.submit(_insert("x" * 200_000))
+        conn.execute("PRAGMA max_page_count = 1073741823")  # space is back
+        assert await writer.submit(_insert("after")) == "after"
+        writer.close()
+    assert _names(db) == ["after"]

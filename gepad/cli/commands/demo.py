@@ -231,7 +231,7 @@ async def walkthrough(client: AsyncClient, say: Narrator, settings: Settings, ll
 
     say.step(f"Record feedback from {user} on a chatty assistant's answers")
     for fields in FEEDBACK:
-        response = await client.record_feedback(user_id=user, program=name, **fields)
+        response = await client.record_feedback(user_id=user, program=name, wait=True, **fields)
         say.data("feedback", response)
         what = fields["kind"] + (f" {fields['score']}" if "score" in fields else "")
         state = "already recorded" if response.duplicate else "stored"
@@ -285,7 +285,7 @@ async def walkthrough(client: AsyncClient, say: Narrator, settings: Settings, ll
     else:
         response = await client.record_feedback(
             user_id=user, program=name, event_id="demo-prompt-edit-1", kind="prompt_edit",
-            edited_components={"system": edited}, comment="Commands in backticks.")
+            edited_components={"system": edited}, comment="Commands in backticks.", wait=True)
         say.data("feedback", response)
         prompt = await client.fetch_prompt(user, name)
         say.say("recorded as PROMPT_EDIT feedback; gepad serves it as a human_edit node:")

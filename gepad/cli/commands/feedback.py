@@ -1,4 +1,4 @@
-"""``feedback``: record one event from flags, or many from a JSON Lines file in one stream."""
+"""``feedback``: record one event from flags, or many from a JSON Lines file in batches."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import hashlib
 import json
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 from gepad.cli.arguments import Subparsers, key_value
@@ -16,18 +17,24 @@ from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["read_events", "register"]
 
+# Events per RecordFeedbackBatch: large enough that a call's cost is spread thin, well under the
+# daemon's 10,000.
+MAX_BATCH = 1000
+
 
 def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "feedback", parents=parents, help="record feedback events",
         description="Record one feedback event about an output USER got for PROGRAM, or, with "
-        "--file, every event of a JSON Lines file in one all-or-nothing stream.",
+        "--file, every event of a JSON Lines file, sent in batches (RecordFeedbackBatch). Each "
+        "batch is committed on its own; an event the daemon refuses is listed with its line "
+        "and not stored, the others are, and the exit status is 1.",
         epilog="A --file line is a JSON object with the keys of the flags (user_id, program, "
         "kind, input, output, correction, comment, score, dimension, candidate_id, source, "
         "source_id, occurred_at, metadata, edited_components, event_id); `input` is a string "
         "or a list of {role, content}. USER and PROGRAM, if given, fill lines that lack them. "
         "Lines without event_id get one derived from their content, so re-sending a file "
-        "stores nothing twice.",
+        "(after fixing a refused line) stores nothing twice.",
     )
     p.add_argument("user", metavar="USER", nargs="?", help="user id")
     p.add_argument("program", metavar="PROGRAM", nargs="?", help="program name")
@@ -69,7 +76,7 @@ def _feedback(args: argparse.Namespace, inv: Invocation) -> int:
         )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    response = inv.client().record_feedback(event)
+    response = inv.client().record_feedback(event, wait=True)
     if inv.output.json_mode:
         inv.output.json(response)
     elif response.duplicate:
@@ -79,8 +86,11 @@ def _feedback(args: argparse.Namespace, inv: Invocation) -> int:
     return ExitCode.OK
 
 
-def read_events(lines: list[str], name: str, defaults: dict[str, Any]) -> list[pb.FeedbackEvent]:
-    """Parse every line before sending any, so a bad line names itself and nothing is sent."""
+def read_events(
+    lines: list[str], name: str, defaults: dict[str, Any]
+) -> list[tuple[int, pb.FeedbackEvent]]:
+    """Parse every line before sending any, so a bad line names itself and nothing is sent.
+    Each event comes with its line number."""
     events = []
     for number, line in enumerate(lines, 1):
         if not line.strip():
@@ -93,7 +103,7 @@ def read_events(lines: list[str], name: str, defaults: dict[str, Any]) -> list[p
                 merged = {**defaults, **data}
                 digest = hashlib.sha256(json.dumps(merged, sort_keys=True).encode()).hexdigest()
                 data["event_id"] = f"jsonl-{digest[:32]}"
-            events.append(event_from_mapping(data, defaults=defaults))
+            events.append((number, event_from_mapping(data, defaults=defaults)))
         except (ValueError, TypeError) as exc:
             raise CommandError(f"{name}:{number}: {exc}") from None
     return events
@@ -110,12 +120,42 @@ def _stream(args: argparse.Namespace, inv: Invocation) -> int:
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     events = read_events(lines, name, defaults)
-    response = inv.client().stream_feedback(events)
+    client = inv.client()
+    stored = duplicates = 0
+    refused: list[dict[str, Any]] = []
+    for batch in _batches(events, client.connection.max_message_bytes // 2):
+        result = client.record_feedback_batch(event for _, event in batch)
+        stored += result.stored
+        duplicates += result.duplicates
+        for (number, _), outcome in zip(batch, result.results, strict=True):
+            if outcome.outcome == pb.EVENT_OUTCOME_INVALID:
+                refused.append({"line": number, "event_id": outcome.event_id,
+                                "field": outcome.field, "reason": outcome.reason})
     if inv.output.json_mode:
-        inv.output.json(response)
+        inv.output.json({"stored": stored, "duplicates": duplicates, "refused": refused})
     else:
         inv.output.line(
-            f"stored {response.stored} of {len(events)} events from {name}"
-            + (f" ({response.duplicates} already recorded)" if response.duplicates else "")
+            f"stored {stored} of {len(events)} events from {name}"
+            + (f" ({duplicates} already recorded)" if duplicates else "")
         )
-    return ExitCode.OK
+    for item in refused:
+        inv.output.note(f"{name}:{item['line']}: refused (event_id {item['event_id']}) "
+                        f"{item['field']}: {item['reason']}")
+    return ExitCode.FAILED if refused else ExitCode.OK
+
+
+def _batches(
+    events: list[tuple[int, pb.FeedbackEvent]], max_bytes: int
+) -> Iterator[list[tuple[int, pb.FeedbackEvent]]]:
+    """At most MAX_BATCH events and ``max_bytes`` a batch (one larger event goes alone)."""
+    batch: list[tuple[int, pb.FeedbackEvent]] = []
+    size = 0
+    for item in events:
+        n = item[1].ByteSize()
+        if batch and (len(batch) >= MAX_BATCH or size + n > max_bytes):
+            yield batch
+            batch, size = [], 0
+        batch.append(item)
+        size += n
+    if batch:
+        yield batch
