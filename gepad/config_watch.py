@@ -31,7 +31,7 @@ log = logging.getLogger("gepad.config")
 # Settings read once at start (sockets bound, files opened, the server built): a change waits.
 RESTART_ONLY = (
     "state_dir", "runtime_dir", "socket_path", "tcp_address", "tokens", "grace_seconds",
-    "writer_batch_max", "max_message_bytes",
+    "writer_batch_max", "max_message_bytes", "default_caps",
 )
 
 

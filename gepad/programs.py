@@ -8,11 +8,13 @@ seed, so they live in a dict; the database is only their durable copy.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from gepad import stored_json
+from gepad.caps import BudgetCaps, check_caps
 from gepad.engine import candidate_id
 from gepad.errors import InvalidArgument
 from gepad.feedback.validation import check_components, check_program_name
@@ -31,6 +33,9 @@ __all__ = [
     "validate_program",
 ]
 
+MAX_PATTERNS = 32
+MAX_PATTERN_CHARS = 1_024
+MAX_DESCRIPTION_CHARS = 8_192
 # The program fields that each name a model (ModelSettings).
 MODEL_ROLES = ("task_model", "reflection_model", "judge_model")
 
@@ -49,18 +54,6 @@ class EvolutionSettings:
     must_match: tuple[str, ...] = ()
     must_not_match: tuple[str, ...] = ()
     max_output_chars: int = 0
-
-
-@dataclass(frozen=True)
-class BudgetCaps:
-    """Spending caps a program (or one Evolve request) sets; 0 means no cap set here."""
-
-    max_metric_calls_per_round: int = 0
-    max_tokens_per_round: int = 0
-    max_cost_usd_per_round: float = 0.0
-    max_metric_calls_per_day: int = 0
-    max_tokens_per_day: int = 0
-    max_cost_usd_per_day: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -104,9 +97,25 @@ def validate_program(program: Program) -> Program:
             raise InvalidArgument(f"program.evolution.{field_name}", "must not be negative")
     if not 0.0 <= ev.promotion_margin <= 1.0:
         raise InvalidArgument("program.evolution.promotion_margin", "must be within 0..1")
-    for cap in fields(BudgetCaps):
-        if getattr(program.budget, cap.name) < 0:
-            raise InvalidArgument(f"program.budget.{cap.name}", "must not be negative")
+    for field_name in ("must_match", "must_not_match"):
+        patterns = getattr(ev, field_name)
+        if len(patterns) > MAX_PATTERNS:
+            raise InvalidArgument(f"program.evolution.{field_name}",
+                                  f"at most {MAX_PATTERNS} patterns")
+        for i, pattern in enumerate(patterns):
+            # Compiled as the rule evaluator will, so a bad one fails here and not the next round.
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except (re.error, RecursionError, OverflowError) as exc:
+                raise InvalidArgument(f"program.evolution.{field_name}[{i}]",
+                                      f"is not a valid regular expression: {exc}") from None
+            if len(pattern) > MAX_PATTERN_CHARS:
+                raise InvalidArgument(f"program.evolution.{field_name}[{i}]",
+                                      f"is longer than {MAX_PATTERN_CHARS} characters")
+    if len(program.description) > MAX_DESCRIPTION_CHARS:
+        raise InvalidArgument("program.description",
+                              f"is longer than {MAX_DESCRIPTION_CHARS} characters")
+    check_caps("program.budget", program.budget)
     return replace(program, revision=0, updated_at=0.0)
 
 

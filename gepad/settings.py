@@ -10,9 +10,11 @@ import hashlib
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
+
+from gepad.caps import DEFAULT_CAPS, BudgetCaps
 
 __all__ = ["ConfigError", "HookSettings", "Settings", "TokenGrant", "hash_token", "load_settings"]
 
@@ -21,7 +23,7 @@ DEFAULT_CONFIG_NAME = "gepad.toml"
 KNOWN_KEYS = frozenset({
     "state_dir", "runtime_dir", "socket", "tcp", "tokens", "grace_seconds", "writer_batch_max",
     "max_message_bytes", "max_concurrent_rounds", "nightly_cron", "evolve_debounce_seconds",
-    "adapters", "hooks",
+    "adapters", "hooks", "budget",
 })
 _N = TypeVar("_N", int, float)
 
@@ -84,6 +86,8 @@ class Settings:
     # (gepad.adapters.config), so a client command never imports a plugin.
     adapters: tuple[Mapping[str, Any], ...] = ()
     hooks: HookSettings = field(default_factory=HookSettings)
+    # Caps for whatever a program leaves unset ([budget]); each is finite.
+    default_caps: BudgetCaps = DEFAULT_CAPS
 
     @property
     def database_path(self) -> Path:
@@ -181,7 +185,26 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
         evolve_debounce_seconds=_number(raw, "evolve_debounce_seconds", 30.0, float),
         adapters=_tables(raw, "adapters"),
         hooks=_hooks(raw.get("hooks", {}), env),
+        default_caps=_caps(raw.get("budget", {})),
     )
+
+
+def _caps(table: Any) -> BudgetCaps:
+    if not isinstance(table, dict):
+        raise ConfigError("budget: expected a table ([budget])")
+    known = BudgetCaps.__dataclass_fields__
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ConfigError(f"budget.{unknown[0]}: unknown key (known: {', '.join(known)})")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        kind = float if "cost" in key else int
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                0 < value < float("inf")):
+            # A default of 0 or infinity would make a round without a cap.
+            raise ConfigError(f"budget.{key}: expected a positive finite number, got {value!r}")
+        values[key] = kind(value)
+    return replace(DEFAULT_CAPS, **values)
 
 
 def _parse_tokens(items: Any) -> list[TokenGrant]:

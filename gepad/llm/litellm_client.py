@@ -22,6 +22,10 @@ from gepad.engine import ChatMessage, Usage
 from .client import Completion, LLMError
 from .settings import ModelSettings
 
+# litellm prints a "Give Feedback / Get Help" banner to stdout on every failed call; the failure
+# itself reaches the round's message and the daemon's log.
+litellm.suppress_debug_info = True
+
 # Worth retrying: the same request may succeed a moment later.
 TRANSIENT: tuple[type[BaseException], ...] = (
     litellm.exceptions.RateLimitError,

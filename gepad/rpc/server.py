@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import errno
 import os
-import socket
-from pathlib import Path
 
 import grpc
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gepad.private_paths import SocketInUseError, clear_stale_socket, private_dir
 from gepad.rpc.auth import Authenticator
 from gepad.rpc.handlers import generic_handler
 from gepad.settings import Settings
@@ -20,27 +18,6 @@ from gepad.v1 import gepad_pb2 as pb
 __all__ = ["SERVICE_NAME", "GrpcServer", "SocketInUseError"]
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Gepad"].full_name
-
-
-class SocketInUseError(RuntimeError):
-    pass
-
-
-def _clear_stale_socket(path: Path) -> None:
-    """A socket file left by a killed daemon is removed; one a live daemon answers on is not."""
-    if not path.exists() and not path.is_symlink():
-        return
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(path))
-    except OSError as exc:
-        if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK):
-            raise
-        path.unlink(missing_ok=True)
-        return
-    finally:
-        probe.close()
-    raise SocketInUseError(f"{path}: another gepad is already listening there")
 
 
 class GrpcServer:
@@ -65,8 +42,8 @@ class GrpcServer:
 
     def bind(self) -> None:
         path = self.socket_path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _clear_stale_socket(path)
+        private_dir(path.parent, "runtime_dir")
+        clear_stale_socket(path)
         # The socket is created by grpc's core; the umask makes it 0600 from its first moment.
         old = os.umask(0o177)
         try:

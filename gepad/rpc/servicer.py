@@ -15,6 +15,7 @@ import anyio
 import grpc
 
 from gepad.adapters.host import TargetStatus
+from gepad.caps import check_caps
 from gepad.errors import InvalidArgument, NotFound, Unimplemented
 from gepad.feedback.validation import (
     NewEvent,
@@ -55,7 +56,8 @@ class EvolutionService(Protocol):
     """What the servicer needs from the evolution side of the daemon (the GEPA engine)."""
 
     async def evolve(self, user_id: str, program: str, *, actor: str, budget: BudgetCaps = ...,
-                     max_iterations: int = ..., seed: int = ...) -> str: ...
+                     max_iterations: int = ..., seed: int = ...,
+                     may_raise: bool = ...) -> str: ...
     async def get_run(self, run_id: str) -> Run | None: ...
     async def list_runs(self, user_id: str, program: str, limit: int) -> list[Run]: ...
     def watch_run(self, run_id: str) -> AsyncIterator[RunProgress]: ...
@@ -119,6 +121,9 @@ class GepadServicer:
         program = validate_program(program_from_message(request.program))
         async with self._program_lock:
             old = self._programs.get(program.name)
+            if old is not None and replace(old, revision=0, updated_at=0.0) == program:
+                # The same program again (a script re-run): nothing changed, nothing to bump.
+                return pb.UpsertProgramResponse(program=program_message(old), created=False)
             program = replace(program, revision=old.revision + 1 if old else 1,
                               updated_at=self._clock())
             await self._store.upsert_program(program)
@@ -266,10 +271,12 @@ class GepadServicer:
         self._user_program(request.user_id, request.program)
         if request.max_iterations < 0:
             raise InvalidArgument("max_iterations", "must not be negative")
+        budget = budget_from_message(request.budget)
+        check_caps("budget", budget)
         run_id = await self._require_evolution().evolve(
             request.user_id, request.program, actor=caller.actor,
-            budget=budget_from_message(request.budget), max_iterations=request.max_iterations,
-            seed=request.seed,
+            budget=budget, max_iterations=request.max_iterations,
+            seed=request.seed, may_raise=caller.user is None,
         )
         return pb.EvolveResponse(run_id=run_id)
 
