@@ -32,6 +32,7 @@ log = logging.getLogger("gepad.config")
 RESTART_ONLY = (
     "state_dir", "runtime_dir", "socket_path", "tcp_address", "tokens", "grace_seconds",
     "writer_batch_max", "max_message_bytes", "default_caps",
+    "tls_cert", "tls_key", "tcp_allow_plaintext",
 )
 
 

@@ -32,7 +32,7 @@ def test_file_and_environment(tmp_path: Path) -> None:
     assert alice is not None and alice.user == "alice" and not alice.is_admin
     assert admin is not None and admin.is_admin
     assert s.grant_for("guess") is None
-    assert load_settings(path, env={"GEPAD_TCP": "0.0.0.0:9"}).tcp_address == "0.0.0.0:9"
+    assert load_settings(path, env={"GEPAD_TCP": "127.0.0.2:9"}).tcp_address == "127.0.0.2:9"
 
 
 @pytest.mark.parametrize(

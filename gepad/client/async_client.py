@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar, Unpack, overload
 
@@ -45,11 +46,14 @@ class AsyncClient(BaseClient):
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         cache: PromptCache | None = None,
         channel: grpc.aio.Channel | None = None,
+        tls_ca: str | Path | bytes | None = None,
     ) -> None:
-        """``channel``: a channel of your own (interceptors, TLS, a shared pool) instead of one
-        dialled to ``target``; the client uses it as given and leaves closing it to you."""
+        """``channel``: a channel of your own (interceptors, a shared pool) instead of one
+        dialled to ``target``; the client uses it as given and leaves closing it to you.
+        ``tls_ca``: the CA (PEM bytes or file) that signed a TCP daemon's TLS certificate."""
         super().__init__(
-            target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache
+            target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache,
+            tls_ca=tls_ca,
         )
         self._given_channel = channel
         self._channel: grpc.aio.Channel | None = None
@@ -59,9 +63,7 @@ class AsyncClient(BaseClient):
     async def __aenter__(self) -> Self:
         if self._channel is not None:
             raise RuntimeError("this AsyncClient is already open")
-        self._channel = self._given_channel or grpc.aio.insecure_channel(
-            self.connection.target, options=self.connection.channel_options
-        )
+        self._channel = self._given_channel or self.connection.dial_aio()
         self._stub = GepadStub(self._channel)
         return self
 

@@ -6,6 +6,7 @@ What each method sends is in ``requests``; the two clients differ only in how th
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Self
 
 import grpc
@@ -17,6 +18,7 @@ from gepad.client.connection import (
     DEFAULT_TIMEOUT,
     Connection,
     normalize_target,
+    read_ca,
     target_for_settings,
 )
 from gepad.client.status_errors import Unreachable, from_rpc_error
@@ -40,8 +42,10 @@ class BaseClient:
         timeout: float | None = DEFAULT_TIMEOUT,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         cache: PromptCache | None = None,
+        tls_ca: str | Path | bytes | None = None,
     ) -> None:
-        self.connection = Connection(normalize_target(target), token, timeout, max_message_bytes)
+        self.connection = Connection(normalize_target(target), token, timeout, max_message_bytes,
+                                     read_ca(tls_ca))
         self.cache = cache if cache is not None else PromptCache()
 
     @classmethod

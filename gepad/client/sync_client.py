@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, TypeVar, Unpack, overload
 
@@ -38,16 +39,17 @@ class Client(BaseClient):
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         cache: PromptCache | None = None,
         channel: grpc.Channel | None = None,
+        tls_ca: str | Path | bytes | None = None,
     ) -> None:
-        """``channel``: a channel of your own (interceptors, TLS, a shared pool) instead of one
-        dialled to ``target``; the client uses it as given and leaves closing it to you."""
+        """``channel``: a channel of your own (interceptors, a shared pool) instead of one
+        dialled to ``target``; the client uses it as given and leaves closing it to you.
+        ``tls_ca``: the CA (PEM bytes or file) that signed a TCP daemon's TLS certificate."""
         super().__init__(
-            target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache
+            target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache,
+            tls_ca=tls_ca,
         )
         self._owns_channel = channel is None
-        self._channel = channel or grpc.insecure_channel(
-            self.connection.target, options=self.connection.channel_options
-        )
+        self._channel = channel or self.connection.dial()
         self.stub = GepadStub(self._channel)
         # Stale prompts are refreshed here, off the caller's thread; made on first need.
         self._refresher: ThreadPoolExecutor | None = None

@@ -12,12 +12,27 @@ from grpc_reflection.v1alpha import reflection
 from gepad.private_paths import SocketInUseError, clear_stale_socket, private_dir
 from gepad.rpc.auth import Authenticator
 from gepad.rpc.handlers import generic_handler
-from gepad.settings import Settings
+from gepad.settings import ConfigError, Settings
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["SERVICE_NAME", "GrpcServer", "SocketInUseError"]
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Gepad"].full_name
+
+
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS for the TCP listener, from the PEM files the settings name (None: plain TCP)."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    pem: dict[str, bytes] = {}
+    for name, path in (("tls_cert", settings.tls_cert), ("tls_key", settings.tls_key)):
+        try:
+            pem[name] = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{name} {path}: cannot read it: {exc.strerror}") from None
+        if b"-----BEGIN" not in pem[name]:
+            raise ConfigError(f"{name} {path}: not a PEM file")
+    return grpc.ssl_server_credentials([(pem["tls_key"], pem["tls_cert"])])
 
 
 class GrpcServer:
@@ -51,7 +66,9 @@ class GrpcServer:
         finally:
             os.umask(old)
         if self.settings.tcp_address:
-            port = self.server.add_insecure_port(self.settings.tcp_address)
+            credentials = _server_credentials(self.settings)
+            port = (self.server.add_insecure_port(self.settings.tcp_address) if credentials is None
+                    else self.server.add_secure_port(self.settings.tcp_address, credentials))
             if port == 0:
                 raise OSError(f"cannot listen on {self.settings.tcp_address}")
             self.tcp_port = port
