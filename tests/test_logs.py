@@ -36,7 +36,8 @@ def serve(root: Path, *flags: str) -> tuple[subprocess.Popen[bytes], Path]:
     socket = root / "run" / "gepad.sock"
     deadline = time.monotonic() + 60
     while not socket.exists():
-        assert proc.poll() is None and time.monotonic() < deadline, (root / "daemon.log").read_text()
+        alive = proc.poll() is None and time.monotonic() < deadline
+        assert alive, (root / "daemon.log").read_text()
         time.sleep(0.05)
     return proc, socket
 
