@@ -25,7 +25,7 @@ from gepad.client.status_errors import Unreachable, from_rpc_error
 from gepad.settings import Settings
 from gepad.v1 import gepad_pb2 as pb
 
-__all__ = ["BaseClient", "PromptWatch"]
+__all__ = ["BaseClient", "PromptWatch", "text_or_fallback"]
 
 logger = logging.getLogger("gepad.client")
 
@@ -69,6 +69,16 @@ class BaseClient:
     @property
     def target(self) -> str:
         return self.connection.target
+
+
+def text_or_fallback(prompt: pb.Prompt | None, component: str, fallback: str,
+                     error: Exception | None = None) -> str:
+    """``prompt_text``'s answer: the component's text, else the fallback, saying why."""
+    if prompt is not None and component in prompt.components:
+        return prompt.components[component]
+    why = error if error is not None else f"the served prompt has no {component!r} component"
+    logger.warning("gepad: %s; serving the fallback prompt", why)
+    return fallback
 
 
 class PromptWatch:

@@ -13,11 +13,11 @@ from typing import Any, Self, TypeVar, Unpack, overload
 import grpc
 
 from gepad.client import requests
-from gepad.client.base import BaseClient, PromptWatch
+from gepad.client.base import BaseClient, PromptWatch, text_or_fallback
 from gepad.client.cache import Fallback, PromptCache
 from gepad.client.connection import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT
 from gepad.client.events import EventLike, FeedbackFields, as_event
-from gepad.client.status_errors import from_rpc_error
+from gepad.client.status_errors import GepadError, from_rpc_error
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1.gepad_pb2_grpc import GepadStub
 
@@ -166,6 +166,22 @@ class Client(BaseClient):
             spawn=self._spawn,
             fallback=fallback,
         )
+
+    def prompt_text(
+        self, user_id: str, program: str, fallback: str, *, component: str = "system"
+    ) -> str:
+        """The text of one component of the user's prompt: the common case in one call.
+
+        Never raises: ``fallback`` is the answer whenever no personalized prompt can be served
+        (the daemon unreachable with nothing cached, the program not registered, the component
+        missing, a token refused), each logged as a warning. ``get_prompt`` returns the
+        whole message (every component, the candidate id to attribute feedback to, the version).
+        """
+        try:
+            prompt = self.get_prompt(user_id, program, fallback={component: fallback})
+        except GepadError as exc:
+            return text_or_fallback(None, component, fallback, exc)
+        return text_or_fallback(prompt, component, fallback)
 
     def watch_prompt(
         self, user_id: str, program: str, *, reconnect: bool = True

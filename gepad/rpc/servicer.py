@@ -98,7 +98,8 @@ class GepadServicer:
     def _seed(self, program: str) -> CandidateRecord:
         seed = self._programs.seed(program)
         if seed is None:
-            raise NotFound(f"program {program!r} does not exist; register it with UpsertProgram")
+            raise NotFound(f"program {program!r} does not exist; register it with `gepad programs "
+                           f"set {program} --system TEXT` (the UpsertProgram RPC)")
         return seed
 
     def _user_program(self, user_id: str, program: str) -> CandidateRecord:

@@ -354,7 +354,9 @@ def test_evolve_waits_with_progress_then_runs_frontier_and_lineage_show_it(
     runs = gepad("runs", "dave", "editor")
     header, *rows = runs.out.splitlines()
     assert header.split()[:3] == ["RUN", "STATUS", "TRIGGER"]
-    assert [row.split()[1:3] for row in rows] == [["succeeded", "manual"]] * 2
+    assert [row.split()[1:3] for row in rows[:2]] == [["succeeded", "manual"]] * 2
+    # The round that did not promote says why, under the table.
+    assert [note.split(": ", 1)[1].split(":")[0] for note in rows[2:]] == ["not promoted"]
 
     frontier = gepad("frontier", "dave", "editor")
     assert "◀ served" in frontier.out and "reflection" in frontier.out
