@@ -243,6 +243,10 @@ class GepadServicer:
             raise NotFound(
                 f"user {request.user_id!r} has no history for program {request.program!r}"
             )
+        current = self._served(request.user_id, request.program)
+        if current.candidate_id == request.candidate_id and current.pinned:
+            # Already served and pinned: nothing changes, so no new version and no history entry.
+            return prompt_message(current)
         await self._store.serve(
             user_id=request.user_id, program=request.program,
             candidate=request.candidate_id, pinned=True, reason="rollback",

@@ -491,3 +491,17 @@ def test_an_unknown_run_is_not_found(stub: Stub) -> None:
         stub.GetRun(pb.GetRunRequest(run_id="r-nope"))
     assert (info.value.code(), info.value.details()) == (
         grpc.StatusCode.NOT_FOUND, "run 'r-nope' does not exist")
+
+
+def test_rolling_back_to_the_node_already_served_and_pinned_changes_nothing(stub: Stub) -> None:
+    get = pb.GetPromptRequest(user_id="alice", program="editor.system")
+    seed_id = stub.GetPrompt(get).candidate_id
+    edit(stub, "edit-1", "You are a terse editor.")
+    request = pb.RollbackRequest(user_id="alice", program="editor.system", candidate_id=seed_id)
+    first = stub.Rollback(request)
+    assert (first.candidate_id, first.pinned, first.version) == (seed_id, True, 2)
+    again = stub.Rollback(request)
+    assert again == first and stub.GetPrompt(get) == first
+    history = stub.ListLineage(pb.ListLineageRequest(
+        user_id="alice", program="editor.system")).history
+    assert [h.reason for h in history] == ["human_edit", "rollback"]
