@@ -428,3 +428,36 @@ def test_demo_once_walks_through_and_can_be_repeated(
     last = [s for s in steps if s["step"] == "prompt"][-1]["data"]
     assert last["pinned"] is True
     assert last["components"]["system"].startswith("You are a helpful assistant. Answer the user")
+
+
+def test_programs_show_says_an_unset_role_model_is_the_task_model(gepad: GepadRunner) -> None:
+    shown = gepad("programs", "show", PROGRAM)
+    assert shown.code == 0
+    lines = {line.split(":")[0].strip(): line.split(":", 1)[1].strip()
+             for line in shown.out.splitlines() if line.startswith("  ") and ":" in line}
+    assert lines["task model"].startswith("openai/gpt-4o-mini")
+    assert lines["reflection model"] == lines["judge model"] == "(the task model)"
+    assert lines["budget"] == "daemon defaults"
+
+
+def test_json_errors_are_one_json_document_on_stderr(gepad: GepadRunner, scratch: Path) -> None:
+    missing = gepad("--json", "prompt", "alice", "no.such.program")
+    assert missing.code == 1 and missing.out == ""
+    error = json.loads(missing.err)["error"]
+    assert (error["code"], error["exit_status"]) == ("NOT_FOUND", 1)
+    assert error["message"].startswith("program 'no.such.program' does not exist")
+    assert "gepad programs set no.such.program" in error["message"]
+
+    sock = scratch / "nothing.sock"
+    away = gepad("--json", "--socket", str(sock), "prompt", "alice", PROGRAM, target=False)
+    error = json.loads(away.err)["error"]
+    assert (error["code"], error["exit_status"], away.code) == ("UNAVAILABLE", 3, 3)
+    assert f"unix://{sock}" in error["message"]
+    assert any(f"gepad --socket {sock} serve" in hint for hint in error["hints"])
+
+    bad = scratch / "bad.toml"
+    bad.write_text("nightly_corn = 1\n")
+    config = gepad("--json", "--config", str(bad), "prompt", "alice", PROGRAM, target=False)
+    error = json.loads(config.err)["error"]
+    assert (error["code"], error["exit_status"]) == ("CONFIG", 2)
+    assert "nightly_corn" in error["message"]
