@@ -229,6 +229,7 @@ class AsyncClient(BaseClient):
                 call.cancel()
             if not reconnect:
                 return
+            watch.ended()
             await anyio.sleep(watch.backoff.next())
 
     # ------------------------------------------------------------------ lineage

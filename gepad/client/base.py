@@ -90,12 +90,16 @@ class PromptWatch:
         self.reconnect = reconnect
         self.backoff = Backoff()
         self._seen: tuple[str, int, bool] | None = None
+        self._lost = False
 
     def receive(self, prompt: pb.Prompt) -> bool:
         """Stores ``prompt`` in the cache; whether to show it (a reconnect re-sends the one
         already seen)."""
         self.backoff.reset()
         self.cache.store(prompt)
+        if self._lost:
+            self._lost = False
+            logger.warning("gepad: prompt watch reconnected")
         key = (prompt.candidate_id, prompt.version, prompt.pinned)
         if key == self._seen:
             return False
@@ -108,4 +112,13 @@ class PromptWatch:
         error = from_rpc_error(exc)
         if not (self.reconnect and self._seen is not None and isinstance(error, Unreachable)):
             raise error from exc
-        logger.warning("gepad: prompt watch lost (%s); reconnecting", error)
+        self._say_lost(str(error))
+
+    def ended(self) -> None:
+        """The stream ended (the daemon shut down, say) or broke: say so once before retrying."""
+        self._say_lost("the daemon ended the stream")
+
+    def _say_lost(self, why: str) -> None:
+        if not self._lost:
+            self._lost = True
+            logger.warning("gepad: prompt watch lost (%s); reconnecting", why)

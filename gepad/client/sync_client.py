@@ -207,6 +207,7 @@ class Client(BaseClient):
                 call.cancel()  # type: ignore[no-untyped-call]
             if not reconnect:
                 return
+            watch.ended()
             time.sleep(watch.backoff.next())
 
     # ------------------------------------------------------------------ lineage

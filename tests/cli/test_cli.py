@@ -19,7 +19,7 @@ import pytest
 from gepad.cli import main
 from gepad.client import Client
 from gepad.v1 import gepad_pb2 as pb
-from tests.conftest import RunningDaemon, short_tempdir
+from tests.conftest import DaemonThread, RunningDaemon, make_settings, short_tempdir
 from tests.doubles.openai_server import OpenAIDouble
 
 PROGRAM = "editor.system"
@@ -461,3 +461,37 @@ def test_json_errors_are_one_json_document_on_stderr(gepad: GepadRunner, scratch
     error = json.loads(config.err)["error"]
     assert (error["code"], error["exit_status"]) == ("CONFIG", 2)
     assert "nightly_corn" in error["message"]
+
+
+def test_watch_says_when_it_lost_the_daemon_and_when_it_is_back(
+    capsys: pytest.CaptureFixture[str], daemon_root: Path
+) -> None:
+    settings = make_settings(daemon_root, tcp=False)
+    daemon = DaemonThread(settings)
+    daemon.wait_ready()
+    with Client.from_settings(settings) as client:
+        client.upsert_program(pb.Program(name=PROGRAM, seed_components={"system": SEED}))
+    codes: list[int] = []
+    watcher = threading.Thread(target=lambda: codes.append(main(
+        ["--socket", str(settings.socket_path), "watch", "alice", PROGRAM, "--count", "2"],
+        env={})))
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 30
+        while "now:" not in capsys.readouterr().out and time.monotonic() < deadline:
+            time.sleep(0.05)
+        daemon.stop()
+        daemon = DaemonThread(settings)
+        daemon.wait_ready()
+        with Client.from_settings(settings) as client:
+            client.stub.RecordFeedback(pb.RecordFeedbackRequest(event=pb.FeedbackEvent(
+                event_id="e1", user_id="alice", program=PROGRAM,
+                kind=pb.FEEDBACK_KIND_PROMPT_EDIT, edited_components={"system": "Back."})))
+        watcher.join(30)
+    finally:
+        daemon.stop()
+    assert codes == [0]
+    err = capsys.readouterr().err
+    lost = [line for line in err.splitlines() if "prompt watch lost" in line]
+    back = [line for line in err.splitlines() if "prompt watch reconnected" in line]
+    assert len(lost) == 1 and "reconnecting" in lost[0] and len(back) == 1, err
