@@ -16,6 +16,7 @@ import grpc
 import pytest
 
 import gepad.rounds.manager as rounds_module
+from gepad.caps import DEFAULT_CAPS
 from gepad.engine import Budget
 from gepad.programs import BudgetCaps, EvolutionSettings, Program
 from gepad.runs import Run, RunProgress
@@ -443,7 +444,8 @@ def test_without_an_iteration_cap_a_round_takes_the_default(
         # The caps in force are on the run's record.
         assert (final.budget.max_tokens_per_round, final.budget.max_cost_usd_per_round) == (
             10**9, 1000.0)
-        assert final.budget.max_metric_calls_per_day == 0  # no day cap: none shown
+        # No day cap on calls set: the daemon's default is in force, never "unlimited".
+        assert final.budget.max_metric_calls_per_day == DEFAULT_CAPS.max_metric_calls_per_day
         assert final.budget.max_tokens_per_day == 10**10
 
 

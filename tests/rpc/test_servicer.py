@@ -193,7 +193,8 @@ def test_a_run_list_holds_0_to_1000_runs(stub: Stub, limit: int, ok: bool) -> No
     assert info.value.details() == "limit: must be within 0..1000 (0 = 20)"
 
 
-BAD_ID = "must be 1..128 characters with no whitespace or control characters"
+BAD_ID = ("must be 1..128 characters with no whitespace, control or format characters "
+          "(bidirectional overrides, zero-width characters, BOMs)")
 BAD_NAME = ("must be 1..128 characters of letters, digits, '.', '_' or '-', starting with a "
             "letter or digit")
 MALFORMED: dict[str, tuple[str, object, str]] = {
