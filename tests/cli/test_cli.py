@@ -495,3 +495,19 @@ def test_watch_says_when_it_lost_the_daemon_and_when_it_is_back(
     lost = [line for line in err.splitlines() if "prompt watch lost" in line]
     back = [line for line in err.splitlines() if "prompt watch reconnected" in line]
     assert len(lost) == 1 and "reconnecting" in lost[0] and len(back) == 1, err
+
+
+def test_one_api_flag_points_every_model_of_the_program_at_the_server(
+    gepad: GepadRunner,
+) -> None:
+    made = gepad("programs", "set", "local-bot", "--system", "Be brief.",
+                 "--task-model", "openai/qwen2.5:7b", "--judge-model", "openai/llama3.1:8b")
+    assert made.code == 0, made.err
+    moved = gepad("programs", "set", "local-bot", "--api-base", "http://127.0.0.1:11434/v1",
+                  "--api-key-env", "LOCAL_KEY", "--json").json()
+    program = moved["program"]  # type: ignore[index]
+    for role in ("task_model", "judge_model"):
+        assert program[role]["api_base"] == "http://127.0.0.1:11434/v1", role
+        assert program[role]["api_key_env"] == "LOCAL_KEY", role
+    # Unset, the reflection model is the task model, its base and key included.
+    assert "reflection_model" not in program or not program["reflection_model"].get("model")
