@@ -36,6 +36,10 @@ __all__ = [
 MAX_PATTERNS = 32
 MAX_PATTERN_CHARS = 1_024
 MAX_DESCRIPTION_CHARS = 8_192
+MAX_PARAMS_CHARS = 8_192
+# litellm parameters a program may not set in a model's params.
+_RESERVED_PARAMS = frozenset({"api_key", "api_base", "base_url", "model", "messages",
+                              "num_retries", "max_retries", "timeout"})
 # The program fields that each name a model (ModelSettings).
 MODEL_ROLES = ("task_model", "reflection_model", "judge_model")
 
@@ -89,6 +93,15 @@ def validate_program(program: Program) -> Program:
             )
         if api_base and not api_base.startswith(("http://", "https://")):
             raise InvalidArgument(f"program.{name}.api_base", "must be an http(s) URL")
+        reserved = sorted(set(settings.params) & _RESERVED_PARAMS)
+        if reserved:
+            # A key in params would be stored in clear; the rest gepad sets itself per call.
+            raise InvalidArgument(f"program.{name}.params.{reserved[0]}",
+                                  "is set by gepad (a key comes from api_key_env, the base from "
+                                  "api_base); remove it from params")
+        if len(json.dumps(dict(settings.params), default=str)) > MAX_PARAMS_CHARS:
+            raise InvalidArgument(f"program.{name}.params",
+                                  f"is longer than {MAX_PARAMS_CHARS} characters as JSON")
     ev = program.evolution
     for field_name in ("minibatch_size", "rollouts_per_example", "max_merges_per_round",
                        "max_iterations_per_round", "evolve_after_events", "max_concurrency",

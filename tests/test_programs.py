@@ -4,6 +4,7 @@ import json
 
 import grpc
 import pytest
+from google.protobuf import struct_pb2
 
 from gepad.errors import InvalidArgument
 from gepad.llm import ModelSettings
@@ -84,6 +85,14 @@ BAD_PROGRAMS = {
                                   "program.evolution.must_not_match[0]"),
     "a NaN margin": (dict(evolution=pb.EvolutionSettings(promotion_margin=float("nan"))),
                      "program.evolution.promotion_margin"),
+    "a key in params": (dict(task_model=pb.ModelSettings(
+        model="openai/x", params=struct_pb2.Struct(fields={
+            "api_key": struct_pb2.Value(string_value="sk-secret")}))),
+        "program.task_model.params.api_key"),
+    "huge params": (dict(judge_model=pb.ModelSettings(
+        model="openai/x", params=struct_pb2.Struct(fields={
+            "stop": struct_pb2.Value(string_value="x" * 9000)}))),
+        "program.judge_model.params"),
 }
 
 
