@@ -120,3 +120,10 @@ def test_the_python_example_works_as_written(served: list[str], env: dict[str, s
     assert done.returncode == 0, done.stderr
     # The program's seed, served by the daemon (the fallback, the same words, would be logged).
     assert done.stdout.strip() == "You are a support agent." and "fallback" not in done.stderr
+
+
+def test_dev_gepad_is_the_command_without_activating_anything(env: dict[str, str]) -> None:
+    bare = {**env, "PATH": "/usr/bin:/bin"}  # no .venv/bin on PATH: a fresh shell
+    assert "./dev gepad" in section("Quickstart")
+    done = run("./dev gepad programs list", bare)
+    assert done.returncode == 3 and "cannot reach the gepad daemon" in done.stderr  # none runs
