@@ -218,4 +218,3 @@ def test_an_rpc_without_an_access_rule_stops_the_daemon_at_start(
     servicer = SimpleNamespace(**{m: None for m in access.RULES} | {"Rollback": None})
     with pytest.raises(RuntimeError, match=r"^no access rule for Rollback in gepad/rpc/access.py$"):
         handlers.generic_handler(servicer, Authenticator(()))
-
