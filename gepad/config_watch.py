@@ -31,7 +31,8 @@ log = logging.getLogger("gepad.config")
 # Settings read once at start (sockets bound, files opened, the server built): a change waits.
 RESTART_ONLY = (
     "state_dir", "runtime_dir", "socket_path", "tcp_address", "tokens", "grace_seconds",
-    "writer_batch_max", "max_message_bytes", "ingest_max_bytes",
+    "writer_batch_max", "max_message_bytes", "ingest_max_bytes", "default_caps",
+    "tls_cert", "tls_key", "tcp_allow_plaintext",
     # The rounds' calibration policy is handed to the round manager when the daemon is built.
     "evaluators",
 )

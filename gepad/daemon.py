@@ -15,6 +15,7 @@ import anyio
 from gepad.adapters import DeliveryHost, EditIntake, load_targets, parse_targets
 from gepad.config_watch import ConfigWatch
 from gepad.engine import TaskRunner
+from gepad.private_paths import private_dir
 from gepad.programs import ProgramRegistry
 from gepad.rounds import EvolutionScheduler, LiteLLMSeams, RoundManager
 from gepad.rounds.calibration_step import calibration_policy
@@ -51,7 +52,9 @@ async def run_daemon(
     # the daemon here with a ConfigError naming its key.
     targets = load_targets(parse_targets(settings.adapters, os.environ))
     notifier = Notifier()
-    settings.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Refused before anything is opened or created in them.
+    private_dir(settings.socket_path.parent, "runtime_dir")
+    private_dir(settings.state_dir, "state_dir")
     conn = connect_writer(settings.database_path)
     writer = Writer(conn, batch_max=settings.writer_batch_max)
     store = Store(settings.database_path, writer)
@@ -71,7 +74,7 @@ async def run_daemon(
 
     rounds = RoundManager(
         store=store, programs=programs, prompts=prompts, seams=LiteLLMSeams(runners=runners),
-        max_concurrent_rounds=settings.max_concurrent_rounds,
+        max_concurrent_rounds=settings.max_concurrent_rounds, default_caps=settings.default_caps,
         calibration=calibration_policy(settings.evaluators),
     )
     scheduler = EvolutionScheduler(

@@ -8,11 +8,13 @@ seed, so they live in a dict; the database is only their durable copy.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from gepad import stored_json
+from gepad.caps import BudgetCaps, check_caps
 from gepad.engine import candidate_id
 from gepad.errors import InvalidArgument
 from gepad.feedback.validation import check_components, check_program_name
@@ -31,6 +33,13 @@ __all__ = [
     "validate_program",
 ]
 
+MAX_PATTERNS = 32
+MAX_PATTERN_CHARS = 1_024
+MAX_DESCRIPTION_CHARS = 8_192
+MAX_PARAMS_CHARS = 8_192
+# litellm parameters a program may not set in a model's params.
+_RESERVED_PARAMS = frozenset({"api_key", "api_base", "base_url", "model", "messages",
+                              "num_retries", "max_retries", "timeout"})
 # The program fields that each name a model (ModelSettings).
 MODEL_ROLES = ("task_model", "reflection_model", "judge_model")
 
@@ -49,18 +58,6 @@ class EvolutionSettings:
     must_match: tuple[str, ...] = ()
     must_not_match: tuple[str, ...] = ()
     max_output_chars: int = 0
-
-
-@dataclass(frozen=True)
-class BudgetCaps:
-    """Spending caps a program (or one Evolve request) sets; 0 means no cap set here."""
-
-    max_metric_calls_per_round: int = 0
-    max_tokens_per_round: int = 0
-    max_cost_usd_per_round: float = 0.0
-    max_metric_calls_per_day: int = 0
-    max_tokens_per_day: int = 0
-    max_cost_usd_per_day: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -96,6 +93,15 @@ def validate_program(program: Program) -> Program:
             )
         if api_base and not api_base.startswith(("http://", "https://")):
             raise InvalidArgument(f"program.{name}.api_base", "must be an http(s) URL")
+        reserved = sorted(set(settings.params) & _RESERVED_PARAMS)
+        if reserved:
+            # A key in params would be stored in clear; the rest gepad sets itself per call.
+            raise InvalidArgument(f"program.{name}.params.{reserved[0]}",
+                                  "is set by gepad (a key comes from api_key_env, the base from "
+                                  "api_base); remove it from params")
+        if len(json.dumps(dict(settings.params), default=str)) > MAX_PARAMS_CHARS:
+            raise InvalidArgument(f"program.{name}.params",
+                                  f"is longer than {MAX_PARAMS_CHARS} characters as JSON")
     ev = program.evolution
     for field_name in ("minibatch_size", "rollouts_per_example", "max_merges_per_round",
                        "max_iterations_per_round", "evolve_after_events", "max_concurrency",
@@ -104,9 +110,25 @@ def validate_program(program: Program) -> Program:
             raise InvalidArgument(f"program.evolution.{field_name}", "must not be negative")
     if not 0.0 <= ev.promotion_margin <= 1.0:
         raise InvalidArgument("program.evolution.promotion_margin", "must be within 0..1")
-    for cap in fields(BudgetCaps):
-        if getattr(program.budget, cap.name) < 0:
-            raise InvalidArgument(f"program.budget.{cap.name}", "must not be negative")
+    for field_name in ("must_match", "must_not_match"):
+        patterns = getattr(ev, field_name)
+        if len(patterns) > MAX_PATTERNS:
+            raise InvalidArgument(f"program.evolution.{field_name}",
+                                  f"at most {MAX_PATTERNS} patterns")
+        for i, pattern in enumerate(patterns):
+            # Compiled as the rule evaluator will, so a bad one fails here and not the next round.
+            try:
+                re.compile(pattern, re.IGNORECASE)
+            except (re.error, RecursionError, OverflowError) as exc:
+                raise InvalidArgument(f"program.evolution.{field_name}[{i}]",
+                                      f"is not a valid regular expression: {exc}") from None
+            if len(pattern) > MAX_PATTERN_CHARS:
+                raise InvalidArgument(f"program.evolution.{field_name}[{i}]",
+                                      f"is longer than {MAX_PATTERN_CHARS} characters")
+    if len(program.description) > MAX_DESCRIPTION_CHARS:
+        raise InvalidArgument("program.description",
+                              f"is longer than {MAX_DESCRIPTION_CHARS} characters")
+    check_caps("program.budget", program.budget)
     return replace(program, revision=0, updated_at=0.0)
 
 

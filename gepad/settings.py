@@ -7,12 +7,15 @@ binary does the right thing as a system unit, a user unit, or from a shell.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
+
+from gepad.caps import DEFAULT_CAPS, BudgetCaps
 
 __all__ = [
     "ConfigError",
@@ -21,6 +24,7 @@ __all__ = [
     "Settings",
     "TokenGrant",
     "hash_token",
+    "is_loopback",
     "load_settings",
 ]
 
@@ -29,8 +33,11 @@ DEFAULT_CONFIG_NAME = "gepad.toml"
 KNOWN_KEYS = frozenset({
     "state_dir", "runtime_dir", "socket", "tcp", "tokens", "grace_seconds", "writer_batch_max",
     "max_message_bytes", "max_concurrent_rounds", "nightly_cron", "evolve_debounce_seconds",
-    "adapters", "hooks", "evaluators", "ingest_max_bytes",
+    "adapters", "hooks", "evaluators", "ingest_max_bytes", "budget", "tls_cert", "tls_key",
+    "tcp_allow_plaintext",
 })
+# systemd credentials (LoadCredential=gepad-tls.crt:/etc/...) the daemon reads when no path is set.
+TLS_CREDENTIALS = ("gepad-tls.crt", "gepad-tls.key")
 _N = TypeVar("_N", int, float)
 
 
@@ -109,6 +116,13 @@ class Settings:
     # Wire bytes of feedback the daemon holds at once across all ingest calls (README: Feedback
     # ingest); a call that would pass it is answered RESOURCE_EXHAUSTED naming it.
     ingest_max_bytes: int = 64 * 1024 * 1024
+    # Caps for whatever a program leaves unset ([budget]); each is finite.
+    default_caps: BudgetCaps = DEFAULT_CAPS
+    # TLS for the TCP listener: the server's certificate chain and key (PEM files).
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    # Plain TCP beyond loopback (behind a TLS-terminating proxy, say): refused unless set.
+    tcp_allow_plaintext: bool = False
 
     @property
     def database_path(self) -> Path:
@@ -191,6 +205,17 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
             "or set GEPAD_ADMIN_TOKEN (TCP never runs without authentication)"
         )
 
+    tls_cert, tls_key = _tls(raw, env)
+    allow_plaintext = raw.get("tcp_allow_plaintext", False)
+    if not isinstance(allow_plaintext, bool):
+        raise ConfigError("tcp_allow_plaintext: expected true or false")
+    if tcp and tls_cert is None and not allow_plaintext and not is_loopback(tcp):
+        raise ConfigError(
+            f"tcp {tcp}: listens beyond loopback without TLS, so bearer tokens would cross the "
+            "network in clear text; set tls_cert and tls_key (or systemd credentials "
+            f"{' and '.join(TLS_CREDENTIALS)}), or tcp_allow_plaintext = true behind a proxy "
+            "that terminates TLS")
+
     return Settings(
         state_dir=state_dir,
         runtime_dir=runtime_dir,
@@ -208,6 +233,10 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
         hooks=_hooks(raw.get("hooks", {}), env),
         evaluators=_evaluators(raw.get("evaluators", {})),
         ingest_max_bytes=_ingest_max_bytes(raw),
+        default_caps=_caps(raw.get("budget", {})),
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        tcp_allow_plaintext=allow_plaintext,
     )
 
 
@@ -219,6 +248,52 @@ def _ingest_max_bytes(raw: dict[str, Any]) -> int:
         raise ConfigError(f"ingest_max_bytes ({limit}) must be at least max_message_bytes "
                           f"({largest})")
     return limit
+
+
+def is_loopback(address: str) -> bool:
+    """Whether a ``host:port`` listens only on this machine."""
+    host = address.rsplit(":", 1)[0].strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name (or "" for every interface) may resolve beyond loopback
+
+
+def _tls(raw: dict[str, Any], env: Mapping[str, str]) -> tuple[Path | None, Path | None]:
+    cert = env.get("GEPAD_TLS_CERT") or raw.get("tls_cert")
+    key = env.get("GEPAD_TLS_KEY") or raw.get("tls_key")
+    if cert is None and key is None and "CREDENTIALS_DIRECTORY" in env:
+        found = [Path(env["CREDENTIALS_DIRECTORY"]) / name for name in TLS_CREDENTIALS]
+        if all(path.exists() for path in found):
+            return found[0], found[1]
+    if (cert is None) != (key is None):
+        raise ConfigError("tls_cert and tls_key: set both (the certificate and its key) or neither")
+    if cert is None or key is None:
+        return None, None
+    for name, value in (("tls_cert", cert), ("tls_key", key)):
+        if not isinstance(value, str) or not value:
+            raise ConfigError(f"{name}: expected the path of a PEM file")
+    return Path(cert), Path(key)
+
+
+def _caps(table: Any) -> BudgetCaps:
+    if not isinstance(table, dict):
+        raise ConfigError("budget: expected a table ([budget])")
+    known = BudgetCaps.__dataclass_fields__
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise ConfigError(f"budget.{unknown[0]}: unknown key (known: {', '.join(known)})")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        kind = float if "cost" in key else int
+        if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                0 < value < float("inf")):
+            # A default of 0 or infinity would make a round without a cap.
+            raise ConfigError(f"budget.{key}: expected a positive finite number, got {value!r}")
+        values[key] = kind(value)
+    return replace(DEFAULT_CAPS, **values)
 
 
 def _parse_tokens(items: Any) -> list[TokenGrant]:

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 
+import grpc
 import pytest
+from google.protobuf import struct_pb2
 
 from gepad.errors import InvalidArgument
 from gepad.llm import ModelSettings
@@ -15,6 +17,9 @@ from gepad.programs import (
     program_to_json,
     validate_program,
 )
+from gepad.v1 import gepad_pb2 as pb
+from gepad.v1 import gepad_pb2_grpc as pbg
+from tests.conftest import RunningDaemon
 
 FULL = Program(
     name="editor", seed_components={"system": "Be kind.", "style": "Short."},
@@ -65,3 +70,60 @@ def test_the_registry_builds_each_programs_seed_once_and_replaces_it_on_put() ->
     registry.put(Program("editor", {"system": "New."}, revision=4))
     assert registry.seed("editor").components == {"system": "New."}  # type: ignore[union-attr]
     assert [p.name for p in registry.all()] == ["editor"] and registry.get("nope") is None
+
+
+BAD_PROGRAMS = {
+    "a NaN cost cap": (dict(budget=pb.Budget(max_cost_usd_per_round=float("nan"))),
+                       "program.budget.max_cost_usd_per_round"),
+    "an infinite cost cap": (dict(budget=pb.Budget(max_cost_usd_per_day=float("inf"))),
+                             "program.budget.max_cost_usd_per_day"),
+    "a negative cost cap": (dict(budget=pb.Budget(max_cost_usd_per_round=-0.5)),
+                            "program.budget.max_cost_usd_per_round"),
+    "an invalid must_match": (dict(evolution=pb.EvolutionSettings(must_match=["ok", "(unclosed"])),
+                              "program.evolution.must_match[1]"),
+    "an invalid must_not_match": (dict(evolution=pb.EvolutionSettings(must_not_match=["*x"])),
+                                  "program.evolution.must_not_match[0]"),
+    "a NaN margin": (dict(evolution=pb.EvolutionSettings(promotion_margin=float("nan"))),
+                     "program.evolution.promotion_margin"),
+    "a key in params": (dict(task_model=pb.ModelSettings(
+        model="openai/x", params=struct_pb2.Struct(fields={
+            "api_key": struct_pb2.Value(string_value="sk-secret")}))),
+        "program.task_model.params.api_key"),
+    "huge params": (dict(judge_model=pb.ModelSettings(
+        model="openai/x", params=struct_pb2.Struct(fields={
+            "stop": struct_pb2.Value(string_value="x" * 9000)}))),
+        "program.judge_model.params"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_PROGRAMS))
+def test_upsert_refuses_a_field_that_would_fail_later_naming_it(
+    running_daemon: RunningDaemon, case: str
+) -> None:
+    fields, name = BAD_PROGRAMS[case]
+    with grpc.insecure_channel(running_daemon.target) as channel:
+        stub = pbg.GepadStub(channel)
+        good = pb.Program(name="bot", seed_components={"system": "Be kind."})
+        first = stub.UpsertProgram(pb.UpsertProgramRequest(program=good))
+        bad = pb.Program(name="bot", seed_components={"system": "Be rude."},
+                         **fields)  # type: ignore[arg-type]
+        with pytest.raises(grpc.RpcError) as info:
+            stub.UpsertProgram(pb.UpsertProgramRequest(program=bad), timeout=10)
+        assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert (info.value.details() or "").startswith(name), info.value.details()
+        # Nothing changed: the program is the one registered first.
+        assert stub.GetProgram(pb.GetProgramRequest(name="bot")) == first.program
+
+
+def test_the_same_program_again_changes_nothing(running_daemon: RunningDaemon) -> None:
+    with grpc.insecure_channel(running_daemon.target) as channel:
+        stub = pbg.GepadStub(channel)
+        program = pb.Program(name="bot", seed_components={"system": "Be kind."},
+                             budget=pb.Budget(max_metric_calls_per_round=50))
+        first = stub.UpsertProgram(pb.UpsertProgramRequest(program=program))
+        again = stub.UpsertProgram(pb.UpsertProgramRequest(program=program))
+        assert (first.created, again.created) == (True, False)
+        assert again.program == first.program and again.program.revision == 1
+        program.seed_components["system"] = "Be brief."
+        changed = stub.UpsertProgram(pb.UpsertProgramRequest(program=program))
+        assert changed.program.revision == 2

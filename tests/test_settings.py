@@ -32,7 +32,7 @@ def test_file_and_environment(tmp_path: Path) -> None:
     assert alice is not None and alice.user == "alice" and not alice.is_admin
     assert admin is not None and admin.is_admin
     assert s.grant_for("guess") is None
-    assert load_settings(path, env={"GEPAD_TCP": "0.0.0.0:9"}).tcp_address == "0.0.0.0:9"
+    assert load_settings(path, env={"GEPAD_TCP": "127.0.0.2:9"}).tcp_address == "127.0.0.2:9"
     assert s.ingest_max_bytes == 64 * 1024 * 1024
     path.write_text("ingest_max_bytes = 8388608\n")
     assert load_settings(path, env={}).ingest_max_bytes == 8 * 1024 * 1024

@@ -47,6 +47,10 @@ def add_connection_options(parser: argparse.ArgumentParser, *, defaults: bool) -
         help="bearer token for TCP targets (default: $GEPAD_TOKEN)",
     )
     group.add_argument(
+        "--tls-ca", metavar="PATH", type=Path, default=default(None),
+        help="CA certificate (PEM) of a TCP daemon that serves TLS (default: $GEPAD_TLS_CA)",
+    )
+    group.add_argument(
         "--config", metavar="PATH", type=Path, default=default(None),
         help="settings file (default: $GEPAD_CONFIG or ~/.config/gepad/gepad.toml)",
     )

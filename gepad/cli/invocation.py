@@ -100,8 +100,9 @@ class Invocation:
 
     def client(self) -> Client:
         if self._client is None:
+            ca = getattr(self.args, "tls_ca", None) or self.env.get("GEPAD_TLS_CA") or None
             self._client = Client(
-                self.target().target, token=self.token, timeout=self.args.timeout
+                self.target().target, token=self.token, timeout=self.args.timeout, tls_ca=ca
             )
         return self._client
 

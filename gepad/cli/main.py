@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
+import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -78,7 +80,8 @@ def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
         return ExitCode.INTERRUPTED
     except BaseException as exc:
         # Exception groups too: anyio wraps a failure inside a task group (the demo's) in one.
-        status = _report(_unwrap(exc), inv)
+        report = _report_json if inv.output.json_mode else _report
+        status = report(_unwrap(exc), inv)
         if status is None:
             raise
         return status
@@ -90,6 +93,30 @@ def _unwrap(exc: BaseException) -> BaseException:
     while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
         exc = exc.exceptions[0]
     return exc
+
+
+def _report_json(exc: BaseException, inv: Invocation) -> int | None:
+    """With --json, the same report as one JSON document on stderr, so a script reads failures
+    the way it reads results: {"error": {"code", "message", "hints", "exit_status"}}."""
+    text = io.StringIO()
+    with contextlib.redirect_stderr(text):
+        status = _report(exc, inv)
+    if status is None:
+        return None
+    lines = [line.strip() for line in text.getvalue().splitlines() if line.strip()]
+    message = lines[0].removeprefix("error: ") if lines else type(exc).__name__
+    if isinstance(exc, GepadError):
+        code, message = exc.status, message.removeprefix(f"{exc.status}: ")
+    elif isinstance(exc, ConfigError):
+        code = "CONFIG"
+    elif isinstance(exc, KeyboardInterrupt):
+        code = "INTERRUPTED"
+    else:
+        code = "COMMAND"
+    document = {"error": {"code": code, "message": message, "hints": lines[1:],
+                          "exit_status": int(status)}}
+    print(json.dumps(document, ensure_ascii=False), file=sys.stderr, flush=True)
+    return status
 
 
 def _error(text: str) -> None:

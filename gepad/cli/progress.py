@@ -16,6 +16,8 @@ __all__ = ["ProgressView", "budget_fraction", "event_line", "outcome", "stats"]
 
 def budget_fraction(run: pb.Run, max_iterations: int = 0) -> float | None:
     """Share of the round's budget spent: metric calls when capped, else iterations when capped."""
+    if run.status in (pb.RUN_STATUS_SUCCEEDED, pb.RUN_STATUS_FAILED, pb.RUN_STATUS_CANCELLED):
+        return 1.0  # a round that ended is done, whatever share of its budget it needed
     if run.budget.max_metric_calls_per_round > 0:
         return min(run.metric_calls / run.budget.max_metric_calls_per_round, 1.0)
     if max_iterations > 0:

@@ -43,9 +43,10 @@ def prompt_lines(prompt: pb.Prompt) -> list[str]:
     ]
 
 
-def _model(settings: pb.ModelSettings) -> str:
+def _model(settings: pb.ModelSettings, role: str = "task") -> str:
     if not settings.model:
-        return "(daemon default)"
+        # A reflection or judge model left unset is the task model (its base and key too).
+        return "(not set)" if role == "task" else "(the task model)"
     text = settings.model
     if settings.api_base:
         text += f" at {settings.api_base}"
@@ -71,10 +72,11 @@ def program_lines(program: pb.Program) -> list[str]:
         lines.append(f"  {program.description}")
     lines += [
         f"  task model:       {_model(program.task_model)}",
-        f"  reflection model: {_model(program.reflection_model)}",
-        f"  judge model:      {_model(program.judge_model)}",
+        f"  reflection model: {_model(program.reflection_model, 'reflection')}",
+        f"  judge model:      {_model(program.judge_model, 'judge')}",
         f"  evolution:        {_set_fields(program.evolution)}",
-        f"  budget:           {_set_fields(program.budget)}",
+        f"  budget:           {_set_fields(program.budget)}"
+        + ("" if program.budget.ByteSize() == 0 else " (unset caps: daemon defaults)"),
         "",
         "seed components:",
         *components_lines(program.seed_components, indent="  "),

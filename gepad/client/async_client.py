@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Coroutine, Iterable
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar, Unpack, overload
 
@@ -12,12 +13,12 @@ import grpc
 import grpc.aio
 
 from gepad.client import requests
-from gepad.client.base import AUTO_SPOOL, BaseClient, PromptWatch, SpoolSetting
+from gepad.client.base import AUTO_SPOOL, BaseClient, PromptWatch, SpoolSetting, text_or_fallback
 from gepad.client.cache import Fallback, PromptCache
 from gepad.client.connection import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT
 from gepad.client.events import EventLike, FeedbackFields, as_event
 from gepad.client.sender import FeedbackSender, SenderStats
-from gepad.client.status_errors import from_rpc_error
+from gepad.client.status_errors import GepadError, from_rpc_error
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1.gepad_pb2_grpc import GepadStub
 
@@ -47,13 +48,15 @@ class AsyncClient(BaseClient):
         cache: PromptCache | None = None,
         channel: grpc.aio.Channel | None = None,
         spool: SpoolSetting = AUTO_SPOOL,
+        tls_ca: str | Path | bytes | None = None,
     ) -> None:
-        """``channel``: a channel of your own (interceptors, TLS, a shared pool) instead of one
+        """``channel``: a channel of your own (interceptors, a shared pool) instead of one
         dialled to ``target``; the client uses it as given and leaves closing it to you.
-        ``spool``: see ``BaseClient``."""
+        ``spool``: see ``BaseClient``. ``tls_ca``: the CA (PEM bytes or file) that signed a TCP
+        daemon's TLS certificate."""
         super().__init__(
             target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache,
-            spool=spool,
+            spool=spool, tls_ca=tls_ca,
         )
         self._given_channel = channel
         self._channel: grpc.aio.Channel | None = None
@@ -66,9 +69,7 @@ class AsyncClient(BaseClient):
     async def __aenter__(self) -> Self:
         if self._channel is not None:
             raise RuntimeError("this AsyncClient is already open")
-        self._channel = self._given_channel or grpc.aio.insecure_channel(
-            self.connection.target, options=self.connection.channel_options
-        )
+        self._channel = self._given_channel or self.connection.dial_aio()
         self._stub = GepadStub(self._channel)
         if self._spool_waiting():
             self._sender()
@@ -271,6 +272,22 @@ class AsyncClient(BaseClient):
             fallback=fallback,
         )
 
+    async def prompt_text(
+        self, user_id: str, program: str, fallback: str, *, component: str = "system"
+    ) -> str:
+        """The text of one component of the user's prompt: the common case in one call.
+
+        Never raises: ``fallback`` is the answer whenever no personalized prompt can be served
+        (the daemon unreachable with nothing cached, the program not registered, the component
+        missing, a token refused), each logged as a warning. ``get_prompt`` returns the
+        whole message (every component, the candidate id to attribute feedback to, the version).
+        """
+        try:
+            prompt = await self.get_prompt(user_id, program, fallback={component: fallback})
+        except GepadError as exc:
+            return text_or_fallback(None, component, fallback, exc)
+        return text_or_fallback(prompt, component, fallback)
+
     async def watch_prompt(
         self, user_id: str, program: str, *, reconnect: bool = True
     ) -> AsyncGenerator[pb.Prompt, None]:
@@ -290,6 +307,7 @@ class AsyncClient(BaseClient):
                 call.cancel()
             if not reconnect:
                 return
+            watch.ended()
             await anyio.sleep(watch.backoff.next())
 
     # ------------------------------------------------------------------ lineage

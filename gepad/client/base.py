@@ -19,6 +19,7 @@ from gepad.client.connection import (
     DEFAULT_TIMEOUT,
     Connection,
     normalize_target,
+    read_ca,
     target_for_settings,
 )
 from gepad.client.sender import FeedbackSender, SendBatch
@@ -27,7 +28,7 @@ from gepad.client.status_errors import Unreachable, from_rpc_error
 from gepad.settings import Settings
 from gepad.v1 import gepad_pb2 as pb
 
-__all__ = ["AUTO_SPOOL", "BaseClient", "PromptWatch", "SpoolSetting"]
+__all__ = ["AUTO_SPOOL", "BaseClient", "PromptWatch", "SpoolSetting", "text_or_fallback"]
 
 # Spool under $XDG_STATE_HOME/gepad/client-spool/<the target's digest>/ (gepad.client.spool).
 AUTO_SPOOL = "auto"
@@ -49,11 +50,14 @@ class BaseClient:
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         cache: PromptCache | None = None,
         spool: SpoolSetting = AUTO_SPOOL,
+        tls_ca: str | Path | bytes | None = None,
     ) -> None:
         """``spool``: the folder where queued feedback waits while the daemon is unreachable
         (``AUTO_SPOOL``: one per target under ``$XDG_STATE_HOME/gepad/client-spool``; None: memory
-        only, lost if the application stops before the daemon is back)."""
-        self.connection = Connection(normalize_target(target), token, timeout, max_message_bytes)
+        only, lost if the application stops before the daemon is back). ``tls_ca``: the CA (PEM
+        bytes or file) that signed a TCP daemon's TLS certificate."""
+        self.connection = Connection(normalize_target(target), token, timeout, max_message_bytes,
+                                     read_ca(tls_ca))
         self.cache = cache if cache is not None else PromptCache()
         self.spool_dir: Path | None = (
             None if spool is None
@@ -102,6 +106,16 @@ class BaseClient:
         return self.connection.target
 
 
+def text_or_fallback(prompt: pb.Prompt | None, component: str, fallback: str,
+                     error: Exception | None = None) -> str:
+    """``prompt_text``'s answer: the component's text, else the fallback, saying why."""
+    if prompt is not None and component in prompt.components:
+        return prompt.components[component]
+    why = error if error is not None else f"the served prompt has no {component!r} component"
+    logger.warning("gepad: %s; serving the fallback prompt", why)
+    return fallback
+
+
 class PromptWatch:
     """What a prompt watch carries across reconnects: the prompt the caller saw last, and the
     backoff before the next attempt. Both clients loop over the stream and ask it what to do."""
@@ -111,12 +125,16 @@ class PromptWatch:
         self.reconnect = reconnect
         self.backoff = Backoff()
         self._seen: tuple[str, int, bool] | None = None
+        self._lost = False
 
     def receive(self, prompt: pb.Prompt) -> bool:
         """Stores ``prompt`` in the cache; whether to show it (a reconnect re-sends the one
         already seen)."""
         self.backoff.reset()
         self.cache.store(prompt)
+        if self._lost:
+            self._lost = False
+            logger.warning("gepad: prompt watch reconnected")
         key = (prompt.candidate_id, prompt.version, prompt.pinned)
         if key == self._seen:
             return False
@@ -129,4 +147,13 @@ class PromptWatch:
         error = from_rpc_error(exc)
         if not (self.reconnect and self._seen is not None and isinstance(error, Unreachable)):
             raise error from exc
-        logger.warning("gepad: prompt watch lost (%s); reconnecting", error)
+        self._say_lost(str(error))
+
+    def ended(self) -> None:
+        """The stream ended (the daemon shut down, say) or broke: say so once before retrying."""
+        self._say_lost("the daemon ended the stream")
+
+    def _say_lost(self, why: str) -> None:
+        if not self._lost:
+            self._lost = True
+            logger.warning("gepad: prompt watch lost (%s); reconnecting", why)

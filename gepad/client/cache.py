@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gepad.client.status_errors import Unreachable
+from gepad.client.status_errors import NotFound, Unreachable
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = [
@@ -164,8 +164,15 @@ class PromptCache:
         return entry, entry.prompt
 
     def _when_unreachable(
-        self, key: _Key, entry: CachedPrompt | None, fallback: Fallback | None, exc: Unreachable
+        self, key: _Key, entry: CachedPrompt | None, fallback: Fallback | None,
+        exc: Unreachable | NotFound,
     ) -> pb.Prompt:
+        if isinstance(exc, NotFound):
+            # No such program (yet): nothing personalized exists to serve, cached or not.
+            if fallback is None:
+                raise exc
+            logger.warning("gepad: %s; serving the fallback prompt", exc)
+            return fallback_prompt(*key, fallback)
         if entry is not None:
             logger.warning("gepad unreachable (%s); serving the last prompt it sent", exc)
             return entry.prompt
@@ -192,7 +199,7 @@ class PromptCache:
         started = self.clock()
         try:
             prompt = await fetch()
-        except Unreachable as exc:
+        except (Unreachable, NotFound) as exc:
             return self._when_unreachable(key, entry, fallback, exc)
         self._store(key, prompt, started)
         return prompt
@@ -227,7 +234,7 @@ class PromptCache:
         started = self.clock()
         try:
             prompt = fetch()
-        except Unreachable as exc:
+        except (Unreachable, NotFound) as exc:
             return self._when_unreachable(key, entry, fallback, exc)
         self._store(key, prompt, started)
         return prompt

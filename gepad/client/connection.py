@@ -6,6 +6,10 @@ Shared by the sync and async clients so both dial the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import grpc.aio
 
 from gepad.settings import Settings
 
@@ -14,6 +18,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "Connection",
     "normalize_target",
+    "read_ca",
     "target_for_settings",
 ]
 
@@ -33,6 +38,13 @@ def normalize_target(target: str) -> str:
     return target
 
 
+def read_ca(tls_ca: str | Path | bytes | None) -> bytes | None:
+    """A CA given as PEM bytes or the path of a PEM file."""
+    if tls_ca is None or isinstance(tls_ca, bytes):
+        return tls_ca
+    return Path(tls_ca).read_bytes()
+
+
 def target_for_settings(settings: Settings) -> str:
     return f"unix://{settings.socket_path}"
 
@@ -45,12 +57,32 @@ class Connection:
     # (WatchPrompt, WatchRun) never get it: they are meant to stay open.
     timeout: float | None = DEFAULT_TIMEOUT
     max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES
+    # PEM of the CA that signed the daemon's TLS certificate: dial TLS (TCP targets only).
+    tls_ca: bytes | None = None
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
         if not self.token:
             return ()
         return (("authorization", f"Bearer {self.token}"),)
+
+    def credentials(self) -> grpc.ChannelCredentials | None:
+        """TLS credentials trusting ``tls_ca``, or None for a plain channel."""
+        if self.tls_ca is None:
+            return None
+        return grpc.ssl_channel_credentials(root_certificates=self.tls_ca)
+
+    def dial(self) -> grpc.Channel:
+        credentials = self.credentials()
+        if credentials is None:
+            return grpc.insecure_channel(self.target, options=self.channel_options)
+        return grpc.secure_channel(self.target, credentials, options=self.channel_options)
+
+    def dial_aio(self) -> grpc.aio.Channel:
+        credentials = self.credentials()
+        if credentials is None:
+            return grpc.aio.insecure_channel(self.target, options=self.channel_options)
+        return grpc.aio.secure_channel(self.target, credentials, options=self.channel_options)
 
     @property
     def channel_options(self) -> list[tuple[str, int]]:

@@ -6,18 +6,19 @@ import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, Unpack, overload
 
 import grpc
 
 from gepad.client import requests
-from gepad.client.base import AUTO_SPOOL, BaseClient, PromptWatch, SpoolSetting
+from gepad.client.base import AUTO_SPOOL, BaseClient, PromptWatch, SpoolSetting, text_or_fallback
 from gepad.client.cache import Fallback, PromptCache
 from gepad.client.connection import DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_TIMEOUT
 from gepad.client.events import EventLike, FeedbackFields, as_event
 from gepad.client.sender import FeedbackSender, SenderStats
-from gepad.client.status_errors import from_rpc_error
+from gepad.client.status_errors import GepadError, from_rpc_error
 from gepad.v1 import gepad_pb2 as pb
 from gepad.v1.gepad_pb2_grpc import GepadStub
 
@@ -40,18 +41,18 @@ class Client(BaseClient):
         cache: PromptCache | None = None,
         channel: grpc.Channel | None = None,
         spool: SpoolSetting = AUTO_SPOOL,
+        tls_ca: str | Path | bytes | None = None,
     ) -> None:
-        """``channel``: a channel of your own (interceptors, TLS, a shared pool) instead of one
+        """``channel``: a channel of your own (interceptors, a shared pool) instead of one
         dialled to ``target``; the client uses it as given and leaves closing it to you.
-        ``spool``: see ``BaseClient``."""
+        ``spool``: see ``BaseClient``. ``tls_ca``: the CA (PEM bytes or file) that signed a TCP
+        daemon's TLS certificate."""
         super().__init__(
             target, token=token, timeout=timeout, max_message_bytes=max_message_bytes, cache=cache,
-            spool=spool,
+            spool=spool, tls_ca=tls_ca,
         )
         self._owns_channel = channel is None
-        self._channel = channel or grpc.insecure_channel(
-            self.connection.target, options=self.connection.channel_options
-        )
+        self._channel = channel or self.connection.dial()
         self.stub = GepadStub(self._channel)
         # Stale prompts are refreshed here, off the caller's thread; made on first need.
         self._refresher: ThreadPoolExecutor | None = None
@@ -229,6 +230,22 @@ class Client(BaseClient):
             fallback=fallback,
         )
 
+    def prompt_text(
+        self, user_id: str, program: str, fallback: str, *, component: str = "system"
+    ) -> str:
+        """The text of one component of the user's prompt: the common case in one call.
+
+        Never raises: ``fallback`` is the answer whenever no personalized prompt can be served
+        (the daemon unreachable with nothing cached, the program not registered, the component
+        missing, a token refused), each logged as a warning. ``get_prompt`` returns the
+        whole message (every component, the candidate id to attribute feedback to, the version).
+        """
+        try:
+            prompt = self.get_prompt(user_id, program, fallback={component: fallback})
+        except GepadError as exc:
+            return text_or_fallback(None, component, fallback, exc)
+        return text_or_fallback(prompt, component, fallback)
+
     def watch_prompt(
         self, user_id: str, program: str, *, reconnect: bool = True
     ) -> Generator[pb.Prompt, None, None]:
@@ -253,6 +270,7 @@ class Client(BaseClient):
                 call.cancel()  # type: ignore[no-untyped-call]
             if not reconnect:
                 return
+            watch.ended()
             time.sleep(watch.backoff.next())
 
     # ------------------------------------------------------------------ lineage

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -37,6 +38,10 @@ MAX_COMPONENTS = 16
 MAX_FUTURE_SECONDS = 24 * 3600
 
 _NAME = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_NAME_CHARS - 1}}}")
+# Unicode controls (C0, DEL, C1), format characters (bidi controls, zero-width, BOM), surrogates
+# and separators: the README's "no whitespace, control or format characters".
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zs", "Zl", "Zp"})
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 _ID = re.compile(rf"[^\s\x00-\x1f\x7f]{{1,{MAX_ID_CHARS}}}")
 _ROLES = frozenset({"system", "user", "assistant", "tool"})
 
@@ -64,11 +69,18 @@ class NewEvent:
 def check_id(field: str, value: str) -> str:
     if not value:
         raise InvalidArgument(field, "is required")
-    if not _ID.fullmatch(value):
+    if not _ID.fullmatch(value) or (not value.isascii() and not _visible(value)):
         raise InvalidArgument(
-            field, f"must be 1..{MAX_ID_CHARS} characters with no whitespace or control characters"
+            field, f"must be 1..{MAX_ID_CHARS} characters with no whitespace, control or "
+            "format characters (bidirectional overrides, zero-width characters, BOMs)"
         )
     return value
+
+
+def _visible(value: str) -> bool:
+    """No character that hides or reorders what a person reads: an id shown in a log or a
+    terminal must be the id (``adm\u202enimda`` displays as "admadmin")."""
+    return not any(unicodedata.category(c) in _HIDDEN_CATEGORIES or c.isspace() for c in value)
 
 
 def check_program_name(field: str, value: str) -> str:
@@ -159,6 +171,9 @@ def validate_event(ev: FeedbackEvent, *, now: float | None = None) -> NewEvent:
     for key, value in ev.metadata.items():
         if not key or len(key) > MAX_METADATA_KEY_CHARS:
             raise InvalidArgument("event.metadata", f"keys are 1..{MAX_METADATA_KEY_CHARS} chars")
+        if any(unicodedata.category(c) in _CONTROL_CATEGORIES for c in key):
+            raise InvalidArgument("event.metadata",
+                                  f"key {key!r} contains a control or format character")
         _check_text(f"event.metadata[{key!r}]", value, MAX_METADATA_VALUE_CHARS)
 
     occurred_at = received_at if ev.occurred_at is None else ev.occurred_at

@@ -22,6 +22,10 @@ from gepad.engine import ChatMessage, Usage
 from .client import Completion, LLMError
 from .settings import ModelSettings
 
+# litellm prints a "Give Feedback / Get Help" banner to stdout on every failed call; the failure
+# itself reaches the round's message and the daemon's log.
+litellm.suppress_debug_info = True
+
 # Worth retrying: the same request may succeed a moment later.
 TRANSIENT: tuple[type[BaseException], ...] = (
     litellm.exceptions.RateLimitError,
@@ -33,6 +37,8 @@ TRANSIENT: tuple[type[BaseException], ...] = (
 )
 
 Sleep = Callable[[float], Awaitable[None]]
+# What a keyless local server is sent as its key.
+NO_KEY = "no-key"
 
 
 def missing_credentials(settings: ModelSettings) -> str | None:
@@ -100,6 +106,10 @@ class LiteLLMClient:
             if key is None:
                 raise LLMError(f"environment variable {s.api_key_env} is not set")
             kwargs["api_key"] = key
+        elif s.api_base:
+            # A server of one's own (Ollama, vLLM, llama.cpp) that needs no key: without one,
+            # litellm would refuse, or send that server the provider's key (OPENAI_API_KEY).
+            kwargs["api_key"] = NO_KEY
         kwargs.update(self._extra)
         return kwargs
 

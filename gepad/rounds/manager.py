@@ -18,6 +18,7 @@ from typing import Protocol, TypeVar
 import anyio
 from anyio.abc import TaskGroup
 
+from gepad.caps import DEFAULT_CAPS, BudgetCaps, effective_caps
 from gepad.engine import (
     Budget,
     Candidate,
@@ -41,7 +42,7 @@ from gepad.evaluators.rubric_update import update_rubric
 from gepad.feedback.event import FeedbackEvent
 from gepad.lineage import CandidateRecord
 from gepad.llm import LLMClient
-from gepad.programs import BudgetCaps, Program, ProgramRegistry
+from gepad.programs import Program, ProgramRegistry
 from gepad.rounds.calibration_step import CalibrationPolicy, CalibrationStep, calibrate_evaluators
 from gepad.rounds.evaluations import evaluation_from_json, evaluation_row
 from gepad.rounds.examples import build_dataset
@@ -57,7 +58,6 @@ __all__ = ["RoundManager", "SeamsFactory"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METRIC_CALLS_PER_ROUND = 300
 NO_CAPS = BudgetCaps()
 N = TypeVar("N", int, float)
 # With calibration off: a user's correction is an edit of the output the served prompt gave on
@@ -174,11 +174,13 @@ class RoundManager:
         prompts: ServedPrompts,
         seams: SeamsFactory,
         max_concurrent_rounds: int = 2,
+        default_caps: BudgetCaps = DEFAULT_CAPS,
         clock: Callable[[], float] = time.time,
         calibration: CalibrationPolicy | None = None,
     ) -> None:
         self._store = store
         self._calibration = calibration or CalibrationPolicy()
+        self._default_caps = default_caps
         self._programs = programs
         self._prompts = prompts
         self._seams = seams
@@ -217,8 +219,10 @@ class RoundManager:
     async def evolve(
         self, user_id: str, program: str, *, actor: str, trigger: str = "manual",
         budget: BudgetCaps = NO_CAPS, max_iterations: int = 0, seed: int = 0,
+        may_raise: bool = False,
     ) -> str:
-        """Start a round for the user's program (or return the one already running)."""
+        """Start a round for the user's program (or return the one already running). The
+        request's ``budget`` may only lower the program's caps unless ``may_raise`` (admin)."""
         key = (user_id, program)
         if key in self._active:
             return self._active[key]  # one round at a time: the caller can watch this one
@@ -227,6 +231,8 @@ class RoundManager:
             raise FailedPrecondition(
                 f"program {program!r} has no task_model.model; set one to evolve it"
             )
+        if registered is not None:
+            effective_caps(registered.budget, self._default_caps, budget, may_raise=may_raise)
         if not await self._store.has_history(user_id, program):
             raise NotFound(f"user {user_id!r} has no feedback for program {program!r} yet")
         run = Run(run_id="r" + uuid.uuid4().hex[:15], user_id=user_id, program=program,
@@ -316,6 +322,10 @@ class RoundManager:
         if program is None:
             raise NotFound(f"program {program_name!r} no longer exists")
         run.status = "running"
+        # Report the caps in force (the program's and the daemon's defaults included), not only
+        # the request's; evolve() already refused a user's request above them.
+        run.budget = effective_caps(program.budget, self._default_caps, run.budget,
+                                    may_raise=True)
         self._publish(run, "started")
         if self._prompts.is_pinned(user_id, program_name):
             await self._end(run, "succeeded", _PINNED)
@@ -348,17 +358,8 @@ class RoundManager:
         if state.round_id != run.run_id:
             state = new_round(state, run.run_id, seed=seed)
 
-        budgets = self._budgets(program, run, today)
-        # Report the caps in force (program defaults included), not only the request's overrides.
-        round_cap, day_cap = budgets
-        run.budget = BudgetCaps(
-            max_metric_calls_per_round=round_cap.max_metric_calls or 0,
-            max_tokens_per_round=round_cap.max_tokens or 0,
-            max_cost_usd_per_round=round_cap.max_cost_usd or 0.0,
-            max_metric_calls_per_day=day_cap.max_metric_calls or 0,
-            max_tokens_per_day=day_cap.max_tokens or 0,
-            max_cost_usd_per_day=day_cap.max_cost_usd or 0.0,
-        )
+        budgets = self._budgets(run.budget, run, today)
+        round_cap = budgets[0]
         # The gate's rollouts are set aside before the search spends: a round always decides.
         gate = len(dataset.gate_ids) * (program.evolution.rollouts_per_example or 1) * 2
         # Sized from the round's own cap rather than what is left of it, so that a round resumed
@@ -532,13 +533,12 @@ class RoundManager:
         return Candidate(id=prompt.candidate_id, components=dict(sorted(prompt.components.items())),
                          origin="seed" if prompt.version == 0 else "human_edit")
 
-    def _budgets(self, program: Program, run: Run, today: list[Run]) -> tuple[Budget, ...]:
-        b, o = program.budget, run.budget
+    @staticmethod
+    def _budgets(b: BudgetCaps, run: Run, today: list[Run]) -> tuple[Budget, ...]:
         round_budget = Budget(
-            max_metric_calls=(o.max_metric_calls_per_round or b.max_metric_calls_per_round
-                              or DEFAULT_METRIC_CALLS_PER_ROUND),
-            max_tokens=_cap(o.max_tokens_per_round or b.max_tokens_per_round),
-            max_cost_usd=_cap(o.max_cost_usd_per_round or b.max_cost_usd_per_round),
+            max_metric_calls=_cap(b.max_metric_calls_per_round),
+            max_tokens=_cap(b.max_tokens_per_round),
+            max_cost_usd=_cap(b.max_cost_usd_per_round),
             metric_calls=run.metric_calls, tokens=run.tokens, cost_usd=run.cost_usd,
             llm_calls=run.llm_calls,
         )

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import errno
 import os
-import socket
-from pathlib import Path
 
 import grpc
 from grpc_health.v1 import _async as health_aio
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from gepad.private_paths import SocketInUseError, clear_stale_socket, private_dir
 from gepad.rpc.auth import Authenticator
 from gepad.rpc.handlers import generic_handler
-from gepad.settings import Settings
+from gepad.settings import ConfigError, Settings
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["SERVICE_NAME", "GrpcServer", "SocketInUseError"]
@@ -22,25 +20,19 @@ __all__ = ["SERVICE_NAME", "GrpcServer", "SocketInUseError"]
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Gepad"].full_name
 
 
-class SocketInUseError(RuntimeError):
-    pass
-
-
-def _clear_stale_socket(path: Path) -> None:
-    """A socket file left by a killed daemon is removed; one a live daemon answers on is not."""
-    if not path.exists() and not path.is_symlink():
-        return
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(str(path))
-    except OSError as exc:
-        if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT, errno.ENOTSOCK):
-            raise
-        path.unlink(missing_ok=True)
-        return
-    finally:
-        probe.close()
-    raise SocketInUseError(f"{path}: another gepad is already listening there")
+def _server_credentials(settings: Settings) -> grpc.ServerCredentials | None:
+    """TLS for the TCP listener, from the PEM files the settings name (None: plain TCP)."""
+    if settings.tls_cert is None or settings.tls_key is None:
+        return None
+    pem: dict[str, bytes] = {}
+    for name, path in (("tls_cert", settings.tls_cert), ("tls_key", settings.tls_key)):
+        try:
+            pem[name] = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"{name} {path}: cannot read it: {exc.strerror}") from None
+        if b"-----BEGIN" not in pem[name]:
+            raise ConfigError(f"{name} {path}: not a PEM file")
+    return grpc.ssl_server_credentials([(pem["tls_key"], pem["tls_cert"])])
 
 
 class GrpcServer:
@@ -65,8 +57,8 @@ class GrpcServer:
 
     def bind(self) -> None:
         path = self.socket_path
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        _clear_stale_socket(path)
+        private_dir(path.parent, "runtime_dir")
+        clear_stale_socket(path)
         # The socket is created by grpc's core; the umask makes it 0600 from its first moment.
         old = os.umask(0o177)
         try:
@@ -74,7 +66,9 @@ class GrpcServer:
         finally:
             os.umask(old)
         if self.settings.tcp_address:
-            port = self.server.add_insecure_port(self.settings.tcp_address)
+            credentials = _server_credentials(self.settings)
+            port = (self.server.add_insecure_port(self.settings.tcp_address) if credentials is None
+                    else self.server.add_secure_port(self.settings.tcp_address, credentials))
             if port == 0:
                 raise OSError(f"cannot listen on {self.settings.tcp_address}")
             self.tcp_port = port

@@ -15,6 +15,7 @@ import anyio
 import grpc
 
 from gepad.adapters.host import TargetStatus
+from gepad.caps import check_caps
 from gepad.errors import InvalidArgument, NotFound, Unimplemented
 from gepad.failure_modes import program_inventory
 from gepad.feedback.validation import (
@@ -63,7 +64,8 @@ class EvolutionService(Protocol):
     """What the servicer needs from the evolution side of the daemon (the GEPA engine)."""
 
     async def evolve(self, user_id: str, program: str, *, actor: str, budget: BudgetCaps = ...,
-                     max_iterations: int = ..., seed: int = ...) -> str: ...
+                     max_iterations: int = ..., seed: int = ...,
+                     may_raise: bool = ...) -> str: ...
     async def get_run(self, run_id: str) -> Run | None: ...
     async def list_runs(self, user_id: str, program: str, limit: int) -> list[Run]: ...
     def watch_run(self, run_id: str) -> AsyncIterator[RunProgress]: ...
@@ -107,7 +109,8 @@ class GepadServicer:
     def _seed(self, program: str) -> CandidateRecord:
         seed = self._programs.seed(program)
         if seed is None:
-            raise NotFound(f"program {program!r} does not exist; register it with UpsertProgram")
+            raise NotFound(f"program {program!r} does not exist; register it with `gepad programs "
+                           f"set {program} --system TEXT` (the UpsertProgram RPC)")
         return seed
 
     def _user_program(self, user_id: str, program: str) -> CandidateRecord:
@@ -130,6 +133,9 @@ class GepadServicer:
         program = validate_program(program_from_message(request.program))
         async with self._program_lock:
             old = self._programs.get(program.name)
+            if old is not None and replace(old, revision=0, updated_at=0.0) == program:
+                # The same program again (a script re-run): nothing changed, nothing to bump.
+                return pb.UpsertProgramResponse(program=program_message(old), created=False)
             program = replace(program, revision=old.revision + 1 if old else 1,
                               updated_at=self._clock())
             await self._store.upsert_program(program)
@@ -310,6 +316,10 @@ class GepadServicer:
             raise NotFound(
                 f"user {request.user_id!r} has no history for program {request.program!r}"
             )
+        current = self._served(request.user_id, request.program)
+        if current.candidate_id == request.candidate_id and current.pinned:
+            # Already served and pinned: nothing changes, so no new version and no history entry.
+            return prompt_message(current)
         await self._store.serve(
             user_id=request.user_id, program=request.program,
             candidate=request.candidate_id, pinned=True, reason="rollback",
@@ -339,10 +349,12 @@ class GepadServicer:
         self._user_program(request.user_id, request.program)
         if request.max_iterations < 0:
             raise InvalidArgument("max_iterations", "must not be negative")
+        budget = budget_from_message(request.budget)
+        check_caps("budget", budget)
         run_id = await self._require_evolution().evolve(
             request.user_id, request.program, actor=caller.actor,
-            budget=budget_from_message(request.budget), max_iterations=request.max_iterations,
-            seed=request.seed,
+            budget=budget, max_iterations=request.max_iterations,
+            seed=request.seed, may_raise=caller.user is None,
         )
         return pb.EvolveResponse(run_id=run_id)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine, event
 from sqlmodel import create_engine
 
+from gepad.private_paths import private_file
 from gepad.store.migrations import migrate
 
 __all__ = ["BUSY_TIMEOUT_MS", "connect_writer", "open_reader_engine"]
@@ -27,6 +28,10 @@ def connect_writer(path: Path) -> sqlite3.Connection:
     """The one connection that writes. Autocommit mode, so the writer issues BEGIN IMMEDIATE
     itself and holds the write lock for exactly one batch."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # Feedback is the users' words: the database and its journals are the daemon user's alone.
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if name == path or name.exists():
+            private_file(name)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     (mode,) = conn.execute("PRAGMA journal_mode = WAL").fetchone()
     if mode.lower() != "wal":

@@ -19,7 +19,7 @@ import pytest
 from gepad.cli import main
 from gepad.client import Client
 from gepad.v1 import gepad_pb2 as pb
-from tests.conftest import RunningDaemon, short_tempdir
+from tests.conftest import DaemonThread, RunningDaemon, make_settings, short_tempdir
 from tests.doubles.openai_server import OpenAIDouble
 
 PROGRAM = "editor.system"
@@ -359,7 +359,9 @@ def test_evolve_waits_with_progress_then_runs_frontier_and_lineage_show_it(
     runs = gepad("runs", "dave", "editor")
     header, *rows = runs.out.splitlines()
     assert header.split()[:3] == ["RUN", "STATUS", "TRIGGER"]
-    assert [row.split()[1:3] for row in rows] == [["succeeded", "manual"]] * 2
+    assert [row.split()[1:3] for row in rows[:2]] == [["succeeded", "manual"]] * 2
+    # The round that did not promote says why, under the table.
+    assert [note.split(": ", 1)[1].split(":")[0] for note in rows[2:]] == ["not promoted"]
 
     frontier = gepad("frontier", "dave", "editor")
     assert "◀ served" in frontier.out and "reflection" in frontier.out
@@ -445,3 +447,86 @@ def test_demo_once_walks_through_the_loop_and_can_be_repeated(
     assert last["components"]["system"] == ("You are a helpful assistant. Answer the user's "
                                             "question. Answer in one sentence, without small "
                                             "talk.")
+
+
+def test_programs_show_says_an_unset_role_model_is_the_task_model(gepad: GepadRunner) -> None:
+    shown = gepad("programs", "show", PROGRAM)
+    assert shown.code == 0
+    lines = {line.split(":")[0].strip(): line.split(":", 1)[1].strip()
+             for line in shown.out.splitlines() if line.startswith("  ") and ":" in line}
+    assert lines["task model"].startswith("openai/gpt-4o-mini")
+    assert lines["reflection model"] == lines["judge model"] == "(the task model)"
+    assert lines["budget"] == "daemon defaults"
+
+
+def test_json_errors_are_one_json_document_on_stderr(gepad: GepadRunner, scratch: Path) -> None:
+    missing = gepad("--json", "prompt", "alice", "no.such.program")
+    assert missing.code == 1 and missing.out == ""
+    error = json.loads(missing.err)["error"]
+    assert (error["code"], error["exit_status"]) == ("NOT_FOUND", 1)
+    assert error["message"].startswith("program 'no.such.program' does not exist")
+    assert "gepad programs set no.such.program" in error["message"]
+
+    sock = scratch / "nothing.sock"
+    away = gepad("--json", "--socket", str(sock), "prompt", "alice", PROGRAM, target=False)
+    error = json.loads(away.err)["error"]
+    assert (error["code"], error["exit_status"], away.code) == ("UNAVAILABLE", 3, 3)
+    assert f"unix://{sock}" in error["message"]
+    assert any(f"gepad --socket {sock} serve" in hint for hint in error["hints"])
+
+    bad = scratch / "bad.toml"
+    bad.write_text("nightly_corn = 1\n")
+    config = gepad("--json", "--config", str(bad), "prompt", "alice", PROGRAM, target=False)
+    error = json.loads(config.err)["error"]
+    assert (error["code"], error["exit_status"]) == ("CONFIG", 2)
+    assert "nightly_corn" in error["message"]
+
+
+def test_watch_says_when_it_lost_the_daemon_and_when_it_is_back(
+    capsys: pytest.CaptureFixture[str], daemon_root: Path
+) -> None:
+    settings = make_settings(daemon_root, tcp=False)
+    daemon = DaemonThread(settings)
+    daemon.wait_ready()
+    with Client.from_settings(settings) as client:
+        client.upsert_program(pb.Program(name=PROGRAM, seed_components={"system": SEED}))
+    codes: list[int] = []
+    watcher = threading.Thread(target=lambda: codes.append(main(
+        ["--socket", str(settings.socket_path), "watch", "alice", PROGRAM, "--count", "2"],
+        env={})))
+    watcher.start()
+    try:
+        deadline = time.monotonic() + 30
+        while "now:" not in capsys.readouterr().out and time.monotonic() < deadline:
+            time.sleep(0.05)
+        daemon.stop()
+        daemon = DaemonThread(settings)
+        daemon.wait_ready()
+        with Client.from_settings(settings) as client:
+            client.stub.RecordFeedback(pb.RecordFeedbackRequest(event=pb.FeedbackEvent(
+                event_id="e1", user_id="alice", program=PROGRAM,
+                kind=pb.FEEDBACK_KIND_PROMPT_EDIT, edited_components={"system": "Back."})))
+        watcher.join(30)
+    finally:
+        daemon.stop()
+    assert codes == [0]
+    err = capsys.readouterr().err
+    lost = [line for line in err.splitlines() if "prompt watch lost" in line]
+    back = [line for line in err.splitlines() if "prompt watch reconnected" in line]
+    assert len(lost) == 1 and "reconnecting" in lost[0] and len(back) == 1, err
+
+
+def test_one_api_flag_points_every_model_of_the_program_at_the_server(
+    gepad: GepadRunner,
+) -> None:
+    made = gepad("programs", "set", "local-bot", "--system", "Be brief.",
+                 "--task-model", "openai/qwen2.5:7b", "--judge-model", "openai/llama3.1:8b")
+    assert made.code == 0, made.err
+    moved = gepad("programs", "set", "local-bot", "--api-base", "http://127.0.0.1:11434/v1",
+                  "--api-key-env", "LOCAL_KEY", "--json").json()
+    program = moved["program"]  # type: ignore[index]
+    for role in ("task_model", "judge_model"):
+        assert program[role]["api_base"] == "http://127.0.0.1:11434/v1", role
+        assert program[role]["api_key_env"] == "LOCAL_KEY", role
+    # Unset, the reflection model is the task model, its base and key included.
+    assert "reflection_model" not in program or not program["reflection_model"].get("model")

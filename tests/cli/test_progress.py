@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import io
 
+from gepad.cli.commands.rounds import runs_lines
 from gepad.cli.progress import ProgressView, bar_line, budget_fraction, event_line, outcome
 from gepad.cli.table import render_table
 from gepad.v1 import gepad_pb2 as pb
 
 
 def run(**fields: object) -> pb.Run:
-    r = pb.Run(run_id="r1", **fields)  # type: ignore[arg-type]
+    fields.setdefault("run_id", "r1")
+    r = pb.Run(**fields)  # type: ignore[arg-type]
     r.budget.max_metric_calls_per_round = 200
     return r
 
@@ -75,3 +77,26 @@ def test_table_aligns_numbers_right() -> None:
         "a       1",
         "long  100",
     ]
+
+
+def test_the_bar_of_a_round_that_ended_is_full_whatever_it_spent() -> None:
+    # A round that stops early (converged, nothing to learn, no decision) spent 9% of its calls.
+    ended = pb.RunProgress(run=run(status=pb.RUN_STATUS_SUCCEEDED, metric_calls=18),
+                           event="finished")
+    assert budget_fraction(ended.run) == 1.0
+    assert "100%" in bar_line(ended, 100) and "░" not in bar_line(ended, 100)
+    running = pb.RunProgress(run=run(status=pb.RUN_STATUS_RUNNING, metric_calls=18))
+    assert "9%" in bar_line(running, 100)
+
+
+def test_runs_says_why_each_round_did_not_promote() -> None:
+    lines = runs_lines([
+        run(run_id="r1", status=pb.RUN_STATUS_SUCCEEDED, promoted=True, message="promoted c1"),
+        run(run_id="r2", status=pb.RUN_STATUS_SUCCEEDED,
+            message="not promoted: gate mean +0.01 is within the noise"),
+        run(run_id="r3", status=pb.RUN_STATUS_FAILED, message="failed: OPENAI_API_KEY not set"),
+        run(run_id="r4", status=pb.RUN_STATUS_RUNNING, message="started by admin"),
+    ])
+    notes = [line for line in lines if line.startswith("r") and ": " in line]
+    assert notes == ["r2: not promoted: gate mean +0.01 is within the noise",
+                     "r3: failed: OPENAI_API_KEY not set"]

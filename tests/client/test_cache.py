@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 import pytest
 
-from gepad.client import NotFound, PromptCache, Unavailable
+from gepad.client import NotFound, PermissionDenied, PromptCache, Unavailable
 from gepad.v1 import gepad_pb2 as pb
 
 USER, PROGRAM = "alice", "editor.system"
@@ -174,11 +174,16 @@ async def test_last_prompt_beats_fallback_when_daemon_goes_away(
 
 
 @pytest.mark.anyio
-async def test_daemon_errors_other_than_unreachable_are_raised_despite_fallback(
+async def test_an_unregistered_program_gets_the_fallback_other_errors_are_raised(
     cache: PromptCache, daemon: Daemon
 ) -> None:
     daemon.error = NotFound(grpc.StatusCode.NOT_FOUND, "program 'editor.system' does not exist")
+    assert (await get(cache, daemon, Spawner(), fallback="generic")).components == {
+        "system": "generic"}
     with pytest.raises(NotFound, match="does not exist"):
+        await get(cache, daemon, Spawner())
+    daemon.error = PermissionDenied(grpc.StatusCode.PERMISSION_DENIED, "not yours")
+    with pytest.raises(PermissionDenied):
         await get(cache, daemon, Spawner(), fallback="generic")
 
 

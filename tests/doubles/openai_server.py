@@ -91,6 +91,8 @@ class OpenAIDouble:
         # fail(model, ...): the next calls to that model get an HTTP error instead of an answer.
         self._failures: dict[str, tuple[int, str, int | None, float | None]] = {}
         self.refused: Counter[str] = Counter()
+        # The Authorization header of every call, in order (None when absent).
+        self.authorizations: list[str | None] = []
         double = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -99,6 +101,7 @@ class OpenAIDouble:
 
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                double.authorizations.append(self.headers.get("Authorization"))
                 time.sleep(delay)  # a slow model, so that tests can interrupt a round
                 model = body["model"]
                 if model == double._held_model:

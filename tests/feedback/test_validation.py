@@ -212,7 +212,8 @@ DAY = 24 * 3600
 ROLES = "['assistant', 'system', 'tool', 'user']"
 BAD_PROGRAM = ("must be 1..128 characters of letters, digits, '.', '_' or '-', starting with a "
                "letter or digit")
-BAD_ID = "must be 1..128 characters with no whitespace or control characters"
+BAD_ID = ("must be 1..128 characters with no whitespace, control or format characters "
+          "(bidirectional overrides, zero-width characters, BOMs)")
 WHEN = "must be a valid time, not more than a day in the future"
 WRONG: dict[str, tuple[pb.FeedbackEvent, str]] = {
     "no event id": (event(event_id=""), "event.event_id: is required"),

@@ -13,6 +13,7 @@ from litellm import CustomLLM
 from gepad.engine import ChatMessage
 from gepad.llm import LLMError, ModelSettings
 from gepad.llm.litellm_client import LiteLLMClient
+from tests.doubles.openai_server import OpenAIDouble
 
 pytestmark = pytest.mark.anyio
 HI = [ChatMessage("user", "hi")]
@@ -143,3 +144,17 @@ async def test_a_rate_limited_call_waits_as_long_as_the_provider_asks() -> None:
         with pytest.raises(LLMError, match="asks to retry after 60 s") as info:
             await LiteLLMClient(settings, sleep=sleep).complete(HI)
         assert info.value.transient and len(delays) == 2
+
+
+async def test_a_local_server_needs_no_key_and_never_gets_the_providers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An OpenAI-compatible server of one's own (Ollama, vLLM, llama.cpp): api_base, no key.
+    with OpenAIDouble() as double:
+        client = LiteLLMClient(ModelSettings("openai/task-double", api_base=double.api_base))
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        assert (await client.complete(HI)).text
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-the-real-openai-key")
+        assert (await client.complete(HI)).text
+    assert len(double.authorizations) == 2
+    assert all("sk-the-real" not in (a or "") for a in double.authorizations)

@@ -17,6 +17,7 @@ import pytest
 
 import gepad.rounds.manager as rounds_module
 import gepad.rounds.sizing as sizing
+from gepad.caps import DEFAULT_CAPS
 from gepad.engine import Budget
 from gepad.programs import BudgetCaps, EvolutionSettings, Program
 from gepad.runs import Run, RunProgress
@@ -363,24 +364,18 @@ def test_a_round_waits_its_turn_and_one_user_has_one_round_at_a_time(
         daemon.stop()
 
 
-def test_a_rounds_budgets_come_from_the_request_the_program_and_the_days_runs() -> None:
-    program = Program("p", {}, budget=BudgetCaps(
-        max_metric_calls_per_round=50, max_tokens_per_round=1, max_cost_usd_per_round=0.5,
-        max_metric_calls_per_day=1, max_tokens_per_day=0, max_cost_usd_per_day=0.25))
-    run = Run("r", "u", "p", "manual", metric_calls=4, tokens=9, cost_usd=0.125, llm_calls=6,
-              budget=BudgetCaps(max_metric_calls_per_round=20))  # the request's own cap wins
+def test_a_rounds_budgets_come_from_the_caps_in_force_and_the_days_runs() -> None:
+    caps = BudgetCaps(
+        max_metric_calls_per_round=20, max_tokens_per_round=1, max_cost_usd_per_round=0.5,
+        max_metric_calls_per_day=1, max_tokens_per_day=7, max_cost_usd_per_day=0.25)
+    run = Run("r", "u", "p", "manual", metric_calls=4, tokens=9, cost_usd=0.125, llm_calls=6)
     today = [Run(f"r{m}", "u", "p", "manual", metric_calls=m, tokens=10 * m, cost_usd=m / 8,
                  llm_calls=2 * m) for m in (1, 2)]
-    round_budget, day_budget = rounds_module.RoundManager._budgets(None, program, run, today)  # type: ignore[arg-type]
+    round_budget, day_budget = rounds_module.RoundManager._budgets(caps, run, today)
     assert round_budget == Budget(max_metric_calls=20, max_tokens=1, max_cost_usd=0.5,
                                   metric_calls=4, tokens=9, cost_usd=0.125, llm_calls=6)
-    assert day_budget == Budget(max_metric_calls=1, max_tokens=None, max_cost_usd=0.25,
+    assert day_budget == Budget(max_metric_calls=1, max_tokens=7, max_cost_usd=0.25,
                                 metric_calls=3, tokens=30, cost_usd=0.375, llm_calls=6)
-    # Nothing set anywhere: the default per-round call cap, nothing else capped.
-    plain, day = rounds_module.RoundManager._budgets(  # type: ignore[arg-type]
-        None, Program("p", {}), Run("r", "u", "p", "manual"), [])
-    assert plain == Budget(max_metric_calls=rounds_module.DEFAULT_METRIC_CALLS_PER_ROUND)
-    assert day == Budget()
 
 
 def test_a_day_starts_at_midnight_utc() -> None:
@@ -456,7 +451,8 @@ def test_without_an_iteration_cap_a_round_takes_the_default(
         # The caps in force are on the run's record.
         assert (final.budget.max_tokens_per_round, final.budget.max_cost_usd_per_round) == (
             10**9, 1000.0)
-        assert final.budget.max_metric_calls_per_day == 0  # no day cap: none shown
+        # No day cap on calls set: the daemon's default is in force, never "unlimited".
+        assert final.budget.max_metric_calls_per_day == DEFAULT_CAPS.max_metric_calls_per_day
         assert final.budget.max_tokens_per_day == 10**10
 
 

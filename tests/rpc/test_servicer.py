@@ -193,7 +193,8 @@ def test_a_run_list_holds_0_to_1000_runs(stub: Stub, limit: int, ok: bool) -> No
     assert info.value.details() == "limit: must be within 0..1000 (0 = 20)"
 
 
-BAD_ID = "must be 1..128 characters with no whitespace or control characters"
+BAD_ID = ("must be 1..128 characters with no whitespace, control or format characters "
+          "(bidirectional overrides, zero-width characters, BOMs)")
 BAD_NAME = ("must be 1..128 characters of letters, digits, '.', '_' or '-', starting with a "
             "letter or digit")
 MALFORMED: dict[str, tuple[str, object, str]] = {
@@ -491,3 +492,17 @@ def test_an_unknown_run_is_not_found(stub: Stub) -> None:
         stub.GetRun(pb.GetRunRequest(run_id="r-nope"))
     assert (info.value.code(), info.value.details()) == (
         grpc.StatusCode.NOT_FOUND, "run 'r-nope' does not exist")
+
+
+def test_rolling_back_to_the_node_already_served_and_pinned_changes_nothing(stub: Stub) -> None:
+    get = pb.GetPromptRequest(user_id="alice", program="editor.system")
+    seed_id = stub.GetPrompt(get).candidate_id
+    edit(stub, "edit-1", "You are a terse editor.")
+    request = pb.RollbackRequest(user_id="alice", program="editor.system", candidate_id=seed_id)
+    first = stub.Rollback(request)
+    assert (first.candidate_id, first.pinned, first.version) == (seed_id, True, 2)
+    again = stub.Rollback(request)
+    assert again == first and stub.GetPrompt(get) == first
+    history = stub.ListLineage(pb.ListLineageRequest(
+        user_id="alice", program="editor.system")).history
+    assert [h.reason for h in history] == ["human_edit", "rollback"]

@@ -66,11 +66,13 @@ def register(sub: Subparsers, parents: list[argparse.ArgumentParser]) -> None:
     q.add_argument("--judge-model", help="the LLM judge's model")
     q.add_argument(
         "--api-base",
-        help="base URL for the models set by this command (the task model if none is)",
+        help="base URL for the models set by this command (every model of the program if none "
+        "is)",
     )
     q.add_argument(
         "--api-key-env", metavar="VAR",
-        help="env var holding the API key, for the models set by this command (as --api-base)",
+        help="env var holding the API key, for the models set by this command (as --api-base); "
+        "a server of your own that needs no key needs none",
     )
     q.add_argument(
         "--set", metavar="FIELD=VALUE", dest="assignments", type=key_value, action="append",
@@ -143,7 +145,11 @@ def apply_settings(program: pb.Program, args: argparse.Namespace) -> None:
         if model is not None:
             getattr(program, field).model = model
             named.append(field)
-    for field in named or ["task_model"]:
+    # With no model flag, the base and key are for every model the program names (a reflection
+    # or judge model left unset is the task model, and follows it).
+    every = [field for _, field in _MODEL_FLAGS
+             if field == "task_model" or getattr(program, field).model]
+    for field in named or every:
         settings: pb.ModelSettings = getattr(program, field)
         if args.api_base is not None:
             settings.api_base = args.api_base

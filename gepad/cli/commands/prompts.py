@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
 
 from gepad.cli.arguments import Subparsers, add_user_program
 from gepad.cli.exit_codes import CommandError, ExitCode
@@ -77,7 +79,25 @@ def _prompt(args: argparse.Namespace, inv: Invocation) -> int:
     return ExitCode.OK
 
 
+class _ConnectionNotes(logging.Handler):
+    """The client's word that a watch lost the daemon and got it back, as a line on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage().removeprefix("gepad: ")
+        print(f"── {now_local()} {text}", file=sys.stderr, flush=True)
+
+
 def _watch(args: argparse.Namespace, inv: Invocation) -> int:
+    notes = _ConnectionNotes(logging.WARNING)
+    client_log = logging.getLogger("gepad.client")
+    client_log.addHandler(notes)
+    try:
+        return _follow(args, inv)
+    finally:
+        client_log.removeHandler(notes)
+
+
+def _follow(args: argparse.Namespace, inv: Invocation) -> int:
     out = inv.output
     seen = 0
     try:

@@ -96,9 +96,9 @@ def runs_lines(runs: list[pb.Run]) -> list[str]:
         "PROMOTED", "STARTED",
     ]
     lines = render_table(headers, rows, right={3, 4, 5, 6, 7, 8})
-    # Why a round failed or could not decide is the first thing its user needs to read.
+    # Why a round failed, could not decide or did not promote is what its user needs to read.
     lines += [f"{run.run_id}: {run.message}" for run in runs
-              if run.status == pb.RUN_STATUS_FAILED or run.message.startswith("no decision")]
+              if run.message and not run.promoted and run.status in _FINISHED]
     return lines
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 from functools import partial
 
 import anyio
@@ -11,6 +10,7 @@ import anyio
 from gepad.cli.arguments import Subparsers
 from gepad.cli.exit_codes import CommandError, ExitCode
 from gepad.cli.invocation import Invocation
+from gepad.logs import configure_logging
 from gepad.settings import Settings
 
 __all__ = ["listening_on", "register"]
@@ -39,9 +39,7 @@ def listening_on(settings: Settings) -> str:
 
 def _serve(args: argparse.Namespace, inv: Invocation) -> int:
     settings = inv.settings()
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level)
     # The daemon pulls in the engine and litellm; client commands should not pay for that.
     from gepad.daemon import run_daemon
     from gepad.rpc.server import SocketInUseError
