@@ -95,13 +95,13 @@ class _Live:
     changed: anyio.Event = field(default_factory=anyio.Event)
 
 
-def engine_config(program: Program, seed: int, *, train_examples: int = 0,
-                  search_calls: int | None = None) -> EngineConfig:
+def engine_config(program: Program, seed: int, *, search_calls: int | None = None
+                  ) -> EngineConfig:
     """The program's settings as the engine reads them; what it leaves at 0 is sized from the
-    round's data and the metric calls its search may spend (`gepad.rounds.sizing`)."""
+    metric calls the round's search may spend (`gepad.rounds.sizing`)."""
     ev = program.evolution
     rollouts = ev.rollouts_per_example or 1
-    minibatch = ev.minibatch_size or minibatch_for(train_examples, search_calls, rollouts)
+    minibatch = ev.minibatch_size or minibatch_for(search_calls, rollouts)
     iterations = ev.max_iterations_per_round or iterations_for(search_calls,
                                                                minibatch * rollouts)
     return EngineConfig(
@@ -365,7 +365,7 @@ class RoundManager:
         # Sized from the round's own cap rather than what is left of it, so that a round resumed
         # after a restart keeps the shape it started with.
         round_calls = round_cap.max_metric_calls
-        config = engine_config(program, seed, train_examples=len(dataset.train_ids),
+        config = engine_config(program, seed,
                                search_calls=None if round_calls is None else round_calls - gate)
         one_step = (len(dataset.val_ids) + 2 * config.minibatch_size) * config.rollouts_per_example
         left = _calls_left(budgets)

@@ -1,36 +1,33 @@
 """How big a round's steps are when the program leaves it to gepad: derived from the round's
-budget and the user's data, not fixed numbers.
+budget, not fixed numbers.
 
-* Minibatch: reflection reads the minibatch and the accept test compares parent and child on it,
-  so more examples give the reflection LM more to generalise from and a less noisy test. It
-  grows with the train split (one example per 7 train examples, between 3 and 5) and shrinks
-  when the budget could not pay for `MIN_ITERATIONS` of the cheapest iterations with it (down
-  to 2): a round that tries more candidates on smaller evidence learns more than one that tries
-  three on larger.
+* Minibatch: reflection reads the minibatch and the accept test compares parent and child on it.
+  GEPA's 3 unless the round's calls could not pay for `MIN_ITERATIONS` of the cheapest
+  iterations with it; then 2: a round that tries more candidates on smaller evidence learns more
+  than one that tries a few on larger. Growing it with the train split (up to 5) was measured
+  and lost: the daemon-loop benchmark's oracle rows fell by 0.016–0.036 in median at 300 calls
+  and at 100 a day (bench/RESULTS.md, run 4), so it does not grow.
 * Iterations: with no cap set, as many of the cheapest iterations as the search budget pays for
   (the budget is the limit); without a call cap either, `DEFAULT_MAX_ITERATIONS`.
-* Merges: one attempt per 5 planned iterations (2 to 10): a merge needs lineages to recombine,
-  which a longer search grows more of.
+* Merges: one attempt per 5 planned iterations, between 1 and 5 (GEPA's default): a merge needs
+  lineages to recombine, which a short search does not grow; 10 at 300 calls was measured to
+  lose (run 4).
 """
 
 from __future__ import annotations
-
-import math
 
 __all__ = ["DEFAULT_MAX_ITERATIONS", "iterations_for", "merges_for", "minibatch_for"]
 
 DEFAULT_MAX_ITERATIONS = 10
 MIN_ITERATIONS = 10
-MINIBATCH_RANGE = (3, 5)
+MINIBATCH = 3
 SMALLEST_MINIBATCH = 2
-TRAIN_PER_MINIBATCH_EXAMPLE = 7
 ITERATIONS_PER_MERGE = 5
-MERGES_RANGE = (2, 10)
+MERGES_RANGE = (1, 5)
 
 
-def minibatch_for(train_examples: int, search_calls: int | None, rollouts: int) -> int:
-    low, high = MINIBATCH_RANGE
-    size = min(high, max(low, math.ceil(train_examples / TRAIN_PER_MINIBATCH_EXAMPLE)))
+def minibatch_for(search_calls: int | None, rollouts: int) -> int:
+    size = MINIBATCH
     if search_calls is not None:
         while size > SMALLEST_MINIBATCH and search_calls < MIN_ITERATIONS * size * rollouts:
             size -= 1

@@ -228,7 +228,7 @@ class EvolutionSettings(_message.Message):
     MAX_OUTPUT_CHARS_FIELD_NUMBER: _builtins.int
     minibatch_size: _builtins.int
     """0 means "use the daemon default" for every field; minibatch size, merges and iterations are
-    then sized from the round's budget and the user's data (README, "Evolution").
+    then sized from the round's budget (README, "Evolution").
     """
     rollouts_per_example: _builtins.int
     max_merges_per_round: _builtins.int

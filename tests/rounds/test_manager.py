@@ -319,10 +319,9 @@ def test_a_programs_evolution_settings_reach_the_engine_and_zero_means_sized_by_
     defaults = rounds_module.engine_config(Program("p", {}), seed=7)
     assert (defaults.minibatch_size, defaults.rollouts_per_example, defaults.max_merges,
             defaults.max_concurrency, defaults.seed) == (3, 1, 2, 8, 7)
-    # 35 train examples and 250 calls for the search: minibatch 5, 51 iterations, 10 merges.
-    sized = rounds_module.engine_config(Program("p", {}), seed=7, train_examples=35,
-                                        search_calls=250)
-    assert (sized.minibatch_size, sized.max_merges) == (5, 10)
+    # 25 calls for the search: minibatch 2, 13 iterations, 3 merges.
+    sized = rounds_module.engine_config(Program("p", {}), seed=7, search_calls=25)
+    assert (sized.minibatch_size, sized.max_merges) == (2, 3)
     program = Program("p", {}, evolution=EvolutionSettings(
         minibatch_size=6, rollouts_per_example=2, max_merges_per_round=1, max_concurrency=3))
     chosen = rounds_module.engine_config(program, seed=0)
