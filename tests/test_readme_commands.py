@@ -47,8 +47,9 @@ def env(daemon_root: Path) -> dict[str, str]:
     return values
 
 
-def run(command: str, env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:
-    done = subprocess.run(["bash", "-c", command], env=env, cwd=ROOT, input=stdin, text=True,
+def run(command: str, env: dict[str, str], stdin: str = "",
+        cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(["bash", "-c", command], env=env, cwd=cwd, input=stdin, text=True,
                           capture_output=True, timeout=120)
     assert "Traceback" not in done.stderr, (command, done.stderr)
     return done
@@ -83,7 +84,10 @@ def served(env: dict[str, str], daemon_root: Path) -> Iterator[list[str]]:
         assert daemon.returncode == 0 and "Traceback" not in err, err
 
 
-def test_every_using_it_command_works_as_written(served: list[str], env: dict[str, str]) -> None:
+def test_every_using_it_command_works_as_written(served: list[str], env: dict[str, str],
+                                                 daemon_root: Path) -> None:
+    workdir = daemon_root / "work"
+    workdir.mkdir()
     names = [line.split()[1] for line in served]
     assert names[:3] == ["programs", "feedback", "prompt"]
     for line in served:
@@ -102,7 +106,8 @@ def test_every_using_it_command_works_as_written(served: list[str], env: dict[st
         if "CANDIDATE_ID" in line:
             lineage = json.loads(run("gepad --json lineage alice support-bot", env).stdout)
             line = line.replace("CANDIDATE_ID", lineage["candidates"][0]["id"])
-        done = run(line, env)
+        # In a folder of the user's: what a command writes (the report) stays out of the checkout.
+        done = run(line, env, cwd=workdir)
         if name == "evolve":
             # The README's model needs OPENAI_API_KEY, which a test never has: the round fails
             # before any call and says so.
@@ -111,6 +116,8 @@ def test_every_using_it_command_works_as_written(served: list[str], env: dict[st
         assert done.returncode == 0, (line, done.stdout, done.stderr)
         if name == "runs":
             assert "OPENAI_API_KEY" in done.stdout  # why the round did not promote
+        if name == "report":
+            assert (workdir / "alice.html").read_text().startswith("<!DOCTYPE html>")
 
 
 def test_the_python_example_works_as_written(served: list[str], env: dict[str, str]) -> None:
