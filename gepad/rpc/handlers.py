@@ -98,15 +98,17 @@ def _server_stream(
     return handle
 
 
+async def _checked(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """A request stream whose every message is checked as it is read."""
+    async for item in requests:
+        _check(item)
+        yield item
+
+
 def _client_stream(name: str, method: Callable[..., Awaitable[Any]], auth: Authenticator) -> Call:
     async def handle(requests: AsyncIterator[Any], context: Context) -> Any:
-        async def checked() -> AsyncIterator[Any]:
-            async for item in requests:
-                _check(item)
-                yield item
-
         try:
-            return await method(checked(), _admit(name, auth, context, None))
+            return await method(_checked(requests), _admit(name, auth, context, None))
         except grpc.aio.AbortError:
             raise
         except Exception as exc:
@@ -119,13 +121,8 @@ def _bidi_stream(
     name: str, method: Callable[..., AsyncIterator[Any]], auth: Authenticator
 ) -> Call:
     async def handle(requests: AsyncIterator[Any], context: Context) -> AsyncIterator[Any]:
-        async def checked() -> AsyncIterator[Any]:
-            async for item in requests:
-                _check(item)
-                yield item
-
         try:
-            async for item in method(checked(), _admit(name, auth, context, None)):
+            async for item in method(_checked(requests), _admit(name, auth, context, None)):
                 yield item
         except grpc.aio.AbortError:
             raise
