@@ -12,7 +12,6 @@ import argparse
 import dataclasses
 import shutil
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -159,37 +158,29 @@ async def _run(inv: Invocation, settings: Settings, once: bool) -> int:
     return ExitCode.OK
 
 
-def _block(repo: Path) -> str | None:
-    """The text of gepad's block in the repository's AGENTS.md, as a person sees it."""
-    try:
-        text = (repo / "AGENTS.md").read_text()
-    except OSError:
-        return None
-    begin = text.find("<!-- gepad:begin")
-    end = text.find("<!-- gepad:end -->")
-    if begin < 0 or end < begin:
-        return None
-    return text[text.index("\n", begin) + 1 : end].strip()
+async def _confirmed(client: AsyncClient, prompt: pb.Prompt) -> bool:
+    """Whether the demo repository's target confirmed delivering this version of the prompt."""
+    for t in (await client.list_adapters()).targets:
+        if t.name == DEMO_REPO_TARGET:
+            return any(d.user_id == prompt.user_id and d.program == prompt.program
+                       and d.candidate_id == prompt.candidate_id and d.version >= prompt.version
+                       for d in t.delivered)
+    return False
 
 
-async def _until(check: Callable[[], Any], seconds: float = WAIT_SECONDS) -> Any:
-    deadline = time.monotonic() + seconds
-    while True:
-        got = check()
-        if got or time.monotonic() > deadline:
-            return got
-        await anyio.sleep(0.05)
-
-
-async def _show_file(say: Narrator, client: AsyncClient, repo: Path | None, text: str) -> None:
+async def _show_file(say: Narrator, client: AsyncClient, repo: Path | None,
+                     prompt: pb.Prompt) -> None:
     if repo is None:
         return
-    if await _until(lambda: _block(repo) == text):
-        say.say("", f"{repo / 'AGENTS.md'} (gepad's block; the lines around it are yours):")
-        say.say(*[f"  | {line}" for line in (repo / "AGENTS.md").read_text().splitlines()])
-    else:
-        say.say("", f"AGENTS.md did not receive it within {WAIT_SECONDS:g} s:",
-                *await _target_report(client))
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not await _confirmed(client, prompt):
+        if time.monotonic() > deadline:
+            say.say("", f"AGENTS.md did not receive it within {WAIT_SECONDS:g} s:",
+                    *await _target_report(client))
+            return
+        await anyio.sleep(0.05)
+    say.say("", f"{repo / 'AGENTS.md'} (gepad's block; the lines around it are yours):")
+    say.say(*[f"  | {line}" for line in (repo / "AGENTS.md").read_text().splitlines()])
 
 
 async def _target_report(client: AsyncClient) -> list[str]:
@@ -242,7 +233,7 @@ async def walkthrough(client: AsyncClient, say: Narrator, settings: Settings, ll
     prompt = await client.fetch_prompt(user, name)
     say.data("prompt", prompt)
     say.say(prompt_header(prompt), "", *components_lines(prompt.components))
-    await _show_file(say, client, repo, prompt.components["system"])
+    await _show_file(say, client, repo, prompt)
 
     say.step("A round: the simulated LLM answers, the judge grades, reflection proposes")
     started = await client.evolve(user, name)
@@ -258,7 +249,7 @@ async def walkthrough(client: AsyncClient, say: Narrator, settings: Settings, ll
     prompt = await client.fetch_prompt(user, name)
     say.data("prompt", prompt)
     say.say("", prompt_header(prompt), "", *components_lines(prompt.components))
-    await _show_file(say, client, repo, prompt.components["system"])
+    await _show_file(say, client, repo, prompt)
     winner = prompt.candidate_id
 
     say.step(f"{user} edits the prompt by hand")
@@ -302,5 +293,5 @@ async def walkthrough(client: AsyncClient, say: Narrator, settings: Settings, ll
     prompt = await client.rollback(user, name, winner, note="demo: back to the round's winner")
     say.data("prompt", prompt)
     say.say(prompt_header(prompt), "", *components_lines(prompt.components))
-    await _show_file(say, client, repo, prompt.components["system"])
+    await _show_file(say, client, repo, prompt)
     say.say("", f"`gepad unpin {user} {name}` lets evolution take over again")
