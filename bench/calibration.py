@@ -70,6 +70,7 @@ def feed(client: Client, user: str, interactions: int) -> None:
             event_id=f"{user}-{i:04d}", user_id=user, program=PROGRAM,
             kind="rejection" if said else "acceptance", input=question, output=output,
             comment="; ".join(said))
+    client.flush()  # queued by the client library: stored before the round reads them
 
 
 def run_arm(name: str, calibrate: bool, models: Models, users: Sequence[str], rounds: int,

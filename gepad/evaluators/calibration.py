@@ -14,7 +14,8 @@ would measure the threshold rather than the judge: the point is chosen on the la
 held-out slice (``operating_point``) and the figures are measured on the held-out slice with it.
 
 Status: ``gating`` (MCC >= 0.6: may decide promotion), ``advisory`` (0.4..0.6, or too few
-labels to tell: steers the search, decides nothing), ``off`` (< 0.4: not used).
+labels to tell: steers the search, decides only at cold start), ``off`` (< 0.4 on at least
+``min_class`` labels of each class: not used).
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ class Thresholds:
     gating: float = 0.6
     advisory: float = 0.4
     min_n: int = 10  # fewer held-out labels than this say too little: advisory at most
+    # Fewer held-out labels of one class than this (people accepted two outputs, say) cannot
+    # turn an evaluator off: one verdict on them swings MCC below any threshold. They can still
+    # show it gating, which takes getting the rare class right as well as the common one.
+    min_class: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +140,12 @@ def status_for(calibration: Calibration, thresholds: Thresholds) -> tuple[Status
         return "gating", f"{figure} >= {thresholds.gating}"
     if mcc >= thresholds.advisory:
         return "advisory", f"{figure} is below {thresholds.gating}"
+    failures = calibration.tp + calibration.fn
+    passes = calibration.fp + calibration.tn
+    if min(failures, passes) < thresholds.min_class:
+        few = f"{failures} rejected" if failures < passes else f"{passes} accepted"
+        return "advisory", (f"{figure} is below {thresholds.advisory}, but only {few}: fewer "
+                            f"than the {thresholds.min_class} of each needed to turn it off")
     return "off", f"{figure} is below {thresholds.advisory}: not used"
 
 

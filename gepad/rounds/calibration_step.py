@@ -4,8 +4,8 @@ It builds the failure-mode inventory from the rubric and the labels, proposes an
 each mode that reached its label threshold (gepad/evaluators/generation.py), re-calibrates every
 evaluator whose version changed (a new judge model or rubric), that saw enough new labels, or
 whose calibration is older than the cadence, demotes a gating evaluator that new labels disagree
-with, and says which evaluators decide promotion: the gating ones, or at cold start (none gating)
-the advisory ones, saying so. An evaluator that is off decides nothing.
+with, and says which evaluators decide promotion (`_deciding`): the gating ones, or at cold start
+the built-in ones that are not off, saying so. An evaluator that is off decides nothing.
 
 Calibration asks each evaluator about outputs people labelled, as a bare request (the input
 only: the person's own comment would give the label away): on the labels outside the held-out
@@ -77,10 +77,11 @@ def calibration_policy(settings: EvaluatorSettings) -> CalibrationPolicy:
 class CalibrationStep:
     evaluators: EvaluatorSet
     members: tuple[Evaluator, ...]  # generated evaluators to add to the panel
-    deciding: tuple[str, ...] | None  # dimensions that decide promotion; None: all of them
+    deciding: tuple[str, ...] | None  # dimensions whose mean decides promotion; None: all
     note: str  # for the run's message
     usage: Usage
     log: tuple[str, ...] = ()  # what changed, as the run log and the set's log say it
+    blocking: tuple[str, ...] = ()  # gating failure-mode evaluators: they only block regressions
 
     @property
     def reference_gates(self) -> bool:
@@ -238,10 +239,10 @@ async def calibrate_evaluators(
     current = current.with_log(now, *log)
     off = {e.name for e in current.evaluators if e.status == "off"}
     members = tuple(s.evaluator for s in specs if s.origin == "generated" and s.name not in off)
-    deciding, note = _deciding(current, policy)
+    deciding, blocking, note = _deciding(current, policy)
     if asker.errors:
         note += f" ({asker.errors} calibration verdicts failed and were left out)"
-    return CalibrationStep(current, members, deciding, note, usage, tuple(log))
+    return CalibrationStep(current, members, deciding, note, usage, tuple(log), blocking)
 
 
 def _builtins(program: Program, rubric: Rubric, judge: LLMClient,
@@ -321,16 +322,42 @@ async def _drift(spec: _Spec, before: TrackedEvaluator, accepted: Sequence[Label
 
 
 def _deciding(current: EvaluatorSet, policy: CalibrationPolicy
-              ) -> tuple[tuple[str, ...] | None, str]:
-    if not policy.enabled:
-        return None, ""
-    gating = tuple(e.name for e in current.evaluators if e.status == "gating")
-    if gating:
-        return gating, f" (promotion decided by gating evaluators: {', '.join(gating)})"
-    # Cold start: the evaluators gepad always had decide, as before calibration existed; the
-    # ones generated for failure modes wait until they are calibrated.
-    advisory = tuple(e.name for e in current.evaluators
-                     if e.status == "advisory" and e.origin != "generated")
-    return advisory, (" (cold start: no evaluator is calibrated to gate yet; promotion decided "
-                      f"by advisory evaluators: {', '.join(advisory) or 'none'})")
+              ) -> tuple[tuple[str, ...] | None, tuple[str, ...], str]:
+    """Which evaluators measure a candidate's gain (their mean is the gate's), which may only
+    block a regression, and the run's note saying so. Only gating evaluators decide; at cold
+    start (nothing gates) the built-in ones that are not off.
 
+    An evaluator of one failure mode speaks for that mode only: next to a gating evaluator of
+    the whole output (the judge, the reference check, configured rules), which measures the
+    gain, it blocks a candidate that regresses on its mode and is not averaged in. The
+    reference check never decides alone: corrections are edits of the served prompt's own
+    outputs, so on them it favours the served prompt whatever a candidate does better."""
+    if not policy.enabled:
+        return None, (), ""
+
+    def names(status: str, generated: bool) -> tuple[str, ...]:
+        return tuple(e.name for e in current.evaluators
+                     if e.status == status and (e.origin == "generated") == generated)
+
+    whole, modes = names("gating", False), names("gating", True)
+    if set(whole) - {"reference"}:
+        blocking = (f"; {', '.join(modes)} may block a regression on its failure mode"
+                    if modes else "")
+        return whole, modes, (f" (promotion decided by gating evaluators: {', '.join(whole)}"
+                              f"{blocking})")
+    judge = current.get("judge")
+    why_judge = f"the judge is {judge.status}: {judge.reason}" if judge else "no judge"
+    if modes:  # only gating evaluators decide: here, the failure modes' own
+        measure = (*whole, *modes)
+        return measure, (), (f" (promotion decided by gating evaluators: {', '.join(measure)}; "
+                             f"{why_judge})")
+    # Cold start: nothing gates yet; the built-in evaluators that are not off measure the gain,
+    # as before calibration existed.
+    cold = tuple(e.name for e in current.evaluators
+                 if e.origin != "generated" and e.status != "off")
+    if set(cold) - {"reference"}:
+        return cold, (), (" (cold start: no evaluator is calibrated to gate yet; promotion "
+                          f"decided by {', '.join(cold)})")
+    return (), (), (f"no evaluator can measure a new prompt's gain yet: {why_judge}; the "
+                    "reference check alone cannot (corrections edit the served prompt's own "
+                    "outputs, so it favours them)")

@@ -347,6 +347,11 @@ class RoundManager:
         # The same examples, now with the rubric the reflection LM is to read.
         dataset = Dataset(dataset, [item.line() for item in rubric.items])
         calibrated = await self._calibrate(run, program, rubric, inputs.events)
+        if calibrated.deciding == ():
+            # Nothing could tell a better prompt from the served one: spend nothing on a search.
+            await self._end(run, "succeeded", f"no decision: {calibrated.note}; more labelled "
+                            f"feedback will re-calibrate the judge{rubric_note}")
+            return
         cache = MemoryEvaluationStore(evaluation_from_json(t) for t in inputs.evaluations)
         seams = self._seams(program, cache, rubric, calibrated.members, user_id)
         seed = run.seed or zlib.crc32(run.run_id.encode())
@@ -501,6 +506,8 @@ class RoundManager:
             # The reference check blocks a regression only once it is calibrated to gate.
             dimension_tolerances=None if calibrated.reference_gates else _UNGATED,
             deciding_dimensions=calibrated.deciding,
+            gated_dimensions=(None if calibrated.deciding is None
+                              else (*calibrated.deciding, *calibrated.blocking)),
         )
         self._count(run, result.metric_calls, result.usage.calls, result.usage.tokens,
                     result.usage.cost_usd)

@@ -15,6 +15,7 @@ from gepad.engine import (
     FunctionEvaluator,
     FunctionRunner,
     Paired,
+    PromotionDecision,
     RunnerOutput,
     Verdict,
     best_by_val,
@@ -398,3 +399,28 @@ async def test_only_the_deciding_evaluators_decide_promotion() -> None:
     unknown = await decide(("tone",))
     assert not unknown.promote  # type: ignore[attr-defined]
     assert "no gate example is graded by a deciding evaluator (tone)" in unknown.reasons[0]  # type: ignore[attr-defined]
+
+
+async def test_an_evaluator_that_only_blocks_does_not_move_the_gate_mean() -> None:
+    # What a gating failure-mode evaluator is to a round: the gain is measured by others
+    # (coverage here), and it may only block a regression on its own dimension (brevity).
+    state, data, s = await evolved()
+    best = best_by_val(state)
+    assert best is not None
+    short = Candidate.create({"system": "answer " + " ".join(world.WORDS), "style": ""})
+    padded = Candidate.create({k: v + " " + "z" * 200 for k, v in best.components.items()})
+    st = (await step(EngineState.initial([padded]), data, s, CFG, ())).state  # type: ignore[arg-type]
+
+    async def decide(gated: tuple[str, ...]) -> PromotionDecision:
+        r = await choose_promotion(st, data, s, CFG, (), short, margin=-1.0,  # type: ignore[arg-type]
+                                   deciding_dimensions=("coverage",), gated_dimensions=gated,
+                                   dimension_tolerances={"coverage": 1.0})
+        return r.decision
+
+    measured, blocked = await decide(("coverage",)), await decide(("coverage", "brevity"))
+    assert measured.promote, measured.reasons
+    assert not blocked.promote
+    assert any(r.startswith("dimension brevity regresses by 0.5000") for r in blocked.reasons)
+    # Same gain either way: the blocker is checked, never averaged in.
+    assert blocked.candidate_gate_mean == measured.candidate_gate_mean
+    assert blocked.served_gate_mean == measured.served_gate_mean

@@ -81,6 +81,20 @@ def test_thresholds_switch_status() -> None:
     assert status_for(calibrate(pairs(4, 2, 3, 1)), Thresholds(advisory=0.5))[0] == "off"
 
 
+def test_too_few_of_one_class_cannot_turn_an_evaluator_off() -> None:
+    # 14 labels, but people accepted only two outputs: one verdict on them swings MCC from
+    # "gating" to "off", so a low figure says too little to stop using the evaluator.
+    t = Thresholds(min_n=10)
+    for counts, few in (((10, 1, 1, 2), "2 accepted"), ((11, 2, 0, 1), "2 accepted"),
+                        ((1, 2, 10, 1), "2 rejected")):
+        status, reason = status_for(calibrate(pairs(*counts)), t)
+        assert status == "advisory", counts
+        assert reason.endswith(f"but only {few}: fewer than the 3 of each needed to turn it off")
+    assert status_for(calibrate(pairs(8, 3, 0, 3)), t)[0] == "off"  # 3 accepted, all flagged
+    # Getting the rare class right as well as the common one still earns gating.
+    assert status_for(calibrate(pairs(12, 0, 2, 0)), t)[0] == "gating"
+
+
 def test_too_few_labels_is_advisory_however_good() -> None:
     status, reason = status_for(calibrate(pairs(3, 0, 3, 0)), Thresholds(min_n=10))
     assert status == "advisory"

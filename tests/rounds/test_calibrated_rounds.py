@@ -50,7 +50,8 @@ def test_a_round_calibrates_the_users_evaluators_and_gepad_evaluators_shows_them
             final = progress[-1].run
             assert final.status == pb.RUN_STATUS_SUCCEEDED, final.message
             assert final.promoted, final.message
-            assert "promotion decided by gating evaluators: judge, fm_uppercase" in final.message
+            assert ("promotion decided by gating evaluators: judge; fm_uppercase may block a "
+                    "regression on its failure mode") in final.message
 
         admin = stub.ListEvaluators(pb.ListEvaluatorsRequest(user_id="alice", program="editor"))
     statuses = {e.name: (e.kind, e.origin, e.status) for e in admin.evaluators}
@@ -114,3 +115,38 @@ def test_a_round_calibrates_the_users_evaluators_and_gepad_evaluators_shows_them
     assert as_json["covered_modes"] == 1 and len(as_json["evaluators"]) == 3
     assert main(["--target", running_daemon.target, "evaluators", "nobody", "editor"]) == 0
     assert capsys.readouterr().out.startswith("no evaluators yet: the next round for nobody")
+
+
+def test_a_round_that_nothing_can_decide_says_so_and_spends_nothing(
+    running_daemon: RunningDaemon, double: OpenAIDouble,
+) -> None:
+    # This user rejects answers in uppercase; the judge (and every evaluator generated from it)
+    # rewards uppercase, so the labels turn it off, and with no correction the reference check
+    # has nothing to compare: no evaluator could tell a better prompt from the served one.
+    def ask(i: int) -> list[pb.ChatMessage]:
+        return [pb.ChatMessage(role="user", content=f"question {i}")]
+
+    events = [pb.FeedbackEvent(
+        event_id=f"carol-bad-{i}", user_id="carol", program="editor",
+        kind=pb.FEEDBACK_KIND_REJECTION, input=ask(i), output=f"OK: QUESTION {i}",
+        comment="please stop shouting") for i in range(30)]
+    events += [pb.FeedbackEvent(
+        event_id=f"carol-ok-{i}", user_id="carol", program="editor",
+        kind=pb.FEEDBACK_KIND_ACCEPTANCE, input=ask(100 + i), output=f"ok: question {100 + i}")
+        for i in range(30)]
+    with grpc.insecure_channel(running_daemon.target) as ch:
+        stub = pbg.GepadStub(ch)
+        register(stub, double.api_base, max_iterations_per_round=2)
+        assert stub.StreamFeedback(iter(events)).stored == 60
+        reflections = double.calls["reflect-double"]
+        run_id = stub.Evolve(pb.EvolveRequest(user_id="carol", program="editor")).run_id
+        final = list(stub.WatchRun(pb.WatchRunRequest(run_id=run_id), timeout=60))[-1].run
+        judge = {e.name: e.status for e in stub.ListEvaluators(
+            pb.ListEvaluatorsRequest(user_id="carol", program="editor")).evaluators}
+    assert final.status == pb.RUN_STATUS_SUCCEEDED and not final.promoted
+    assert final.message.startswith("no decision: no evaluator can measure a new prompt's gain "
+                                    "yet: the judge is off: MCC -1.00"), final.message
+    assert "the reference check alone cannot" in final.message
+    assert final.metric_calls == 0 and double.calls["reflect-double"] == reflections
+    assert double.calls["judge-double"] > 0  # the calibration asked it; the search never ran
+    assert judge["judge"] == "off" and judge["reference"] == "advisory"

@@ -93,7 +93,9 @@ async def test_a_mode_with_enough_labels_gets_a_calibrated_rule_and_coverage() -
     reference = done.evaluators.get("reference")
     assert reference is not None and reference.status == "advisory"
     assert "not measurable" in reference.reason  # no correction: nothing to compare
-    assert done.deciding == ("judge", "fm_no_ai_disclaimer")
+    # The judge measures the gain; the mode's rule speaks for its mode only: it may block.
+    assert done.deciding == ("judge",) and done.blocking == ("fm_no_ai_disclaimer",)
+    assert "fm_no_ai_disclaimer may block a regression on its failure mode" in done.note
     assert [m.version for m in done.members] == [rule.version]
     assert any("generated rule evaluator fm_no_ai_disclaimer" in line for line in done.log)
     assert [entry.text for entry in done.evaluators.log] == list(done.log)
@@ -104,7 +106,20 @@ async def test_a_judge_that_rewards_what_people_reject_is_off_and_decides_nothin
     judge_ = done.evaluators.get("judge")
     assert judge_ is not None and judge_.status == "off"
     assert judge_.calibration.mcc == pytest.approx(-1.0)
-    assert done.deciding == ("fm_no_ai_disclaimer",)
+    # No evaluator of the whole output is left: the gating rule measures the gain alone.
+    assert done.deciding == ("fm_no_ai_disclaimer",) and done.blocking == ()
+    assert "the judge is off" in done.note
+
+
+async def test_the_reference_check_never_decides_alone() -> None:
+    # The judge is off and no mode has its own evaluator yet: nothing can tell a better prompt
+    # from the served one (the reference favours the served prompt's own outputs).
+    no_rules = CalibrationPolicy(generate_after=1000)
+    done = await step(feedback(24), judge(gamed), policy=no_rules)
+    assert done.evaluators.get("judge").status == "off"  # type: ignore[union-attr]
+    assert done.deciding == ()
+    assert done.note.startswith("no evaluator can measure a new prompt's gain yet: the judge is "
+                                "off: MCC -1.00")
 
 
 async def test_below_the_label_threshold_nothing_is_generated_and_the_judge_is_advisory() -> None:
