@@ -183,14 +183,20 @@ async def test_a_decision_reports_both_means_and_every_dimension() -> None:
     assert r.budgets == ()
 
 
-async def test_a_regressed_dimension_blocks_only_beyond_its_tolerance() -> None:
+async def padded_against_short() -> tuple[EngineState, object, object, Candidate]:
+    """The best val candidate padded, scored, and a short served prompt: the short one wins
+    "brevity", so the padded candidate regresses it by 0.5."""
     state, data, s = await evolved()
     best = best_by_val(state)
     assert best is not None
-    # A served prompt that is short wins "brevity"; the padded best regresses it by 0.5.
     short = Candidate.create({"system": "answer " + " ".join(world.WORDS), "style": ""})
     padded = Candidate.create({k: v + " " + "z" * 200 for k, v in best.components.items()})
     st = (await step(EngineState.initial([padded]), data, s, CFG, ())).state  # type: ignore[arg-type]
+    return st, data, s, short
+
+
+async def test_a_regressed_dimension_blocks_only_beyond_its_tolerance() -> None:
+    st, data, s, short = await padded_against_short()
     for tolerance, promote in ((0.49, False), (0.5, True)):
         p = await choose_promotion(st, data, s, CFG, (), short, margin=-1.0,  # type: ignore[arg-type]
                                    dimension_tolerance=tolerance)
@@ -404,12 +410,7 @@ async def test_only_the_deciding_evaluators_decide_promotion() -> None:
 async def test_an_evaluator_that_only_blocks_does_not_move_the_gate_mean() -> None:
     # What a gating failure-mode evaluator is to a round: the gain is measured by others
     # (coverage here), and it may only block a regression on its own dimension (brevity).
-    state, data, s = await evolved()
-    best = best_by_val(state)
-    assert best is not None
-    short = Candidate.create({"system": "answer " + " ".join(world.WORDS), "style": ""})
-    padded = Candidate.create({k: v + " " + "z" * 200 for k, v in best.components.items()})
-    st = (await step(EngineState.initial([padded]), data, s, CFG, ())).state  # type: ignore[arg-type]
+    st, data, s, short = await padded_against_short()
 
     async def decide(gated: tuple[str, ...]) -> PromotionDecision:
         r = await choose_promotion(st, data, s, CFG, (), short, margin=-1.0,  # type: ignore[arg-type]
