@@ -20,21 +20,20 @@ class Member:
 
 class EvaluatorPanel:
     """Aggregate = weighted mean of the applicable members' aggregates; scores are the union
-    of the members' dimensions (a name reported by two members keeps the mean). A member of
-    weight 0 is reported (its dimension, its feedback for the reflection LM) but not counted.
-    The version hashes every member's version and weight, so changing any judge model or rule
-    changes it and old cached verdicts stop matching.
+    of the members' dimensions (a name reported by two members keeps the mean). The version
+    hashes every member's version and weight, so changing any judge model or rule changes it
+    and old cached verdicts stop matching.
 
     Members run one after another: the engine already runs many rollouts concurrently.
     """
 
     def __init__(self, members: Sequence[Member | Evaluator]) -> None:
         self._members = [m if isinstance(m, Member) else Member(m) for m in members]
-        if not any(m.weight > 0 for m in self._members):
-            raise ValueError("a panel needs at least one evaluator with a positive weight")
+        if not self._members:
+            raise ValueError("a panel needs at least one evaluator")
         for m in self._members:
-            if m.weight < 0:
-                raise ValueError("panel weights must not be negative")
+            if m.weight <= 0:
+                raise ValueError("panel weights must be positive")
         spec = "|".join(f"{m.evaluator.version}*{m.weight!r}" for m in self._members)
         self._version = "panel:" + hashlib.sha256(spec.encode()).hexdigest()[:12]
 
@@ -64,8 +63,7 @@ class EvaluatorPanel:
                 label = m.label or ",".join(sorted(verdict.scores))
                 feedback.append(f"[{label}] {verdict.feedback}")
         if total_weight == 0:
-            raise EvaluationError("no counted evaluator in the panel applies to this example",
-                                  usage)
+            raise EvaluationError("no evaluator in the panel applies to this example", usage)
         return Verdict(
             scores={name: sum(v) / len(v) for name, v in sorted(scores.items())},
             aggregate=weighted / total_weight,

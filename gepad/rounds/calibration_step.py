@@ -352,9 +352,9 @@ def _deciding(current: EvaluatorSet, policy: CalibrationPolicy
         return measure, (), (f" (promotion decided by gating evaluators: {', '.join(measure)}; "
                              f"{why_judge})")
     # Cold start: nothing gates yet; the built-in evaluators that are not off measure the gain,
-    # the reference check only once calibrated to gate.
-    cold = tuple(e.name for e in current.evaluators if e.origin != "generated"
-                 and e.status != "off" and (e.name != "reference" or e.status == "gating"))
+    # as before calibration existed.
+    cold = tuple(e.name for e in current.evaluators
+                 if e.origin != "generated" and e.status != "off")
     if set(cold) - {"reference"}:
         return cold, (), (" (cold start: no evaluator is calibrated to gate yet; promotion "
                           f"decided by {', '.join(cold)})")

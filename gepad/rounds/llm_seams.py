@@ -7,13 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from gepad.engine import Evaluator, MemoryEvaluationStore, Seams, TaskRunner
-from gepad.evaluators import (
-    EvaluatorPanel,
-    JudgeEvaluator,
-    Member,
-    ReferenceEvaluator,
-    RuleEvaluator,
-)
+from gepad.evaluators import EvaluatorPanel, JudgeEvaluator, ReferenceEvaluator, RuleEvaluator
 from gepad.llm import ChatTaskRunner, LLMClient, LLMReflection, ModelSettings
 from gepad.programs import Program
 from gepad.rubric import Rubric
@@ -70,10 +64,7 @@ class LiteLLMSeams:
             )
         task = model_settings(program.task_model, program.task_model)
         ev = program.evolution
-        # The overlap with a correction is shown to the reflection LM, not counted: it rewards
-        # the served prompt's own wording (a correction edits its output), and the judge already
-        # reads the correction itself. Measured: bench/RESULTS.md, daemon loop run 7.
-        members: list[Evaluator | Member] = [Member(ReferenceEvaluator(), weight=0.0)]
+        members: list[Evaluator] = [ReferenceEvaluator()]
         if ev.must_match or ev.must_not_match or ev.max_output_chars:
             members.append(RuleEvaluator(
                 list(ev.must_match), list(ev.must_not_match), ev.max_output_chars or None,

@@ -84,20 +84,3 @@ async def test_panel_propagates_judge_errors_with_usage() -> None:
     with pytest.raises(EvaluationError) as info:
         await panel.evaluate(ex(), "x")
     assert info.value.usage.calls == 2
-
-
-async def test_a_member_of_weight_zero_is_reported_but_not_counted() -> None:
-    judge = JudgeEvaluator(ScriptedLLM(['{"score": 0.5, "feedback": "meh"}'] * 2, version="j1"))
-    panel = EvaluatorPanel([Member(ReferenceEvaluator(), 0.0), judge])
-    v = await panel.evaluate(ex(), "The budget was rejected on Monday.")
-    assert 0.5 < v.scores["reference"] < 1.0  # shown, with its feedback
-    assert "'approved' where the output says 'rejected'" in v.feedback
-    assert v.aggregate == 0.5  # the judge's alone
-    counted = EvaluatorPanel([Member(ReferenceEvaluator(), 1.0), judge])
-    assert counted.version != panel.version  # old verdicts are not reused across the change
-    with pytest.raises(ValueError, match="positive weight"):
-        EvaluatorPanel([Member(ReferenceEvaluator(), 0.0)])
-    with pytest.raises(ValueError, match="must not be negative"):
-        EvaluatorPanel([Member(ReferenceEvaluator(), -1.0), judge])
-    alone = EvaluatorPanel([Member(ReferenceEvaluator(), 0.0), RuleEvaluator(max_chars=100)])
-    assert (await alone.evaluate(ex(), "x")).aggregate == 1.0

@@ -129,8 +129,7 @@ async def test_below_the_label_threshold_nothing_is_generated_and_the_judge_is_a
     judge_ = done.evaluators.get("judge")
     assert judge_ is not None and judge_.status == "advisory"
     assert "fewer than the 10 needed" in judge_.reason
-    # Cold start: the judge decides; the reference check only once calibrated to gate.
-    assert done.deciding == ("judge",)
+    assert done.deciding == ("reference", "judge")
     assert "cold start" in done.note
 
 
