@@ -216,6 +216,7 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
             f"{' and '.join(TLS_CREDENTIALS)}), or tcp_allow_plaintext = true behind a proxy "
             "that terminates TLS")
 
+    max_message_bytes = _number(raw, "max_message_bytes", 4 * 1024 * 1024, int)
     return Settings(
         state_dir=state_dir,
         runtime_dir=runtime_dir,
@@ -225,14 +226,14 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
         config_path=path,
         grace_seconds=_number(raw, "grace_seconds", 3.0, float),
         writer_batch_max=_number(raw, "writer_batch_max", 1024, int),
-        max_message_bytes=_number(raw, "max_message_bytes", 4 * 1024 * 1024, int),
+        max_message_bytes=max_message_bytes,
         max_concurrent_rounds=_number(raw, "max_concurrent_rounds", 2, int),
         nightly_cron=str(raw.get("nightly_cron", "17 3 * * *")),
         evolve_debounce_seconds=_number(raw, "evolve_debounce_seconds", 30.0, float),
         adapters=_tables(raw, "adapters"),
         hooks=_hooks(raw.get("hooks", {}), env),
         evaluators=_evaluators(raw.get("evaluators", {})),
-        ingest_max_bytes=_ingest_max_bytes(raw),
+        ingest_max_bytes=_ingest_max_bytes(raw, max_message_bytes),
         default_caps=_caps(raw.get("budget", {})),
         tls_cert=tls_cert,
         tls_key=tls_key,
@@ -240,9 +241,8 @@ def _build(raw: dict[str, Any], env: Mapping[str, str], path: Path | None) -> Se
     )
 
 
-def _ingest_max_bytes(raw: dict[str, Any]) -> int:
+def _ingest_max_bytes(raw: dict[str, Any], largest: int) -> int:
     limit = _number(raw, "ingest_max_bytes", 64 * 1024 * 1024, int)
-    largest = _number(raw, "max_message_bytes", 4 * 1024 * 1024, int)
     if limit < largest:
         # A batch as large as max_message_bytes could then never be taken.
         raise ConfigError(f"ingest_max_bytes ({limit}) must be at least max_message_bytes "

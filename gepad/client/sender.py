@@ -27,6 +27,7 @@ import grpc
 
 from gepad.client.backoff import Backoff
 from gepad.client.spool import Spool, SpoolFullError
+from gepad.client.status_errors import from_rpc_error
 from gepad.v1 import gepad_pb2 as pb
 
 __all__ = ["FeedbackRejection", "FeedbackSender", "SenderStats"]
@@ -65,14 +66,6 @@ class SenderStats:
     rejections: deque[FeedbackRejection] = field(
         default_factory=lambda: deque(maxlen=MAX_REJECTIONS_KEPT)
     )
-
-
-def _status(exc: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
-    # A call's error carries its status (grpc.Call); read it without requiring that type.
-    code = getattr(exc, "code", None)
-    details = getattr(exc, "details", None)
-    return (code() if callable(code) else None,
-            str(details() if callable(details) else exc) or "")
 
 
 class FeedbackSender:
@@ -268,16 +261,17 @@ class FeedbackSender:
         try:
             result = self._send(pb.FeedbackBatch(events=events, sequence=self._sequence))
         except grpc.RpcError as exc:
-            code, reason = _status(exc)
+            error = from_rpc_error(exc)
+            code, reason = error.code, error.message or str(exc)
             if code in RETRYABLE:
                 if not self._failing:
                     log.warning("gepad: feedback not delivered yet (%s: %s); retrying",
-                                code.name if code else "?", reason)
+                                code.name, reason)
                 self._failing = True
                 self.stats.retries += 1
                 return False
             log.error("gepad: the daemon refused a batch of %d feedback events (%s: %s); "
-                      "they are dropped", len(events), code.name if code else "?", reason)
+                      "they are dropped", len(events), code.name, reason)
             with self._cv:
                 for event in events:
                     self._reject(FeedbackRejection(event.event_id, "", reason))

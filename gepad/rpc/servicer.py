@@ -60,6 +60,11 @@ DEFAULT_INGEST_MAX_BYTES = 64 * 1024 * 1024
 # Stands in a batch's outcome list for a valid event until the store answers for it.
 _PENDING = IngestResult("", "", duplicate=False)
 
+def _missing_program(program: str) -> str:
+    return (f"program {program!r} does not exist; register it with `gepad programs set "
+            f"{program} --system TEXT` (the UpsertProgram RPC)")
+
+
 class EvolutionService(Protocol):
     """What the servicer needs from the evolution side of the daemon (the GEPA engine)."""
 
@@ -109,8 +114,7 @@ class GepadServicer:
     def _seed(self, program: str) -> CandidateRecord:
         seed = self._programs.seed(program)
         if seed is None:
-            raise NotFound(f"program {program!r} does not exist; register it with `gepad programs "
-                           f"set {program} --system TEXT` (the UpsertProgram RPC)")
+            raise NotFound(_missing_program(program))
         return seed
 
     def _user_program(self, user_id: str, program: str) -> CandidateRecord:
@@ -248,10 +252,7 @@ class GepadServicer:
                 continue
             caller.require_user(event.user_id)
             if self._programs.seed(event.program) is None:
-                outcomes.append(InvalidArgument(
-                    "event.program",
-                    f"program {event.program!r} does not exist; register it with UpsertProgram",
-                ))
+                outcomes.append(InvalidArgument("event.program", _missing_program(event.program)))
                 continue
             slots.append(len(outcomes))
             outcomes.append(_PENDING)
