@@ -33,6 +33,7 @@ from gepad.failure_modes import Labelled, labelled_outputs, passes, user_invento
 from gepad.feedback.event import FeedbackEvent
 from gepad.llm import LLMClient
 from gepad.programs import Program
+from gepad.rounds.llm_seams import program_rules
 from gepad.rubric import Rubric, RubricItem
 from gepad.settings import EvaluatorSettings
 
@@ -247,18 +248,14 @@ async def calibrate_evaluators(
 
 def _builtins(program: Program, rubric: Rubric, judge: LLMClient,
               labelled: Sequence[Labelled]) -> list[_Spec]:
-    from gepad.evaluators import RuleEvaluator
-
     failing = tuple(x for x in labelled if x.fails)
     specs = [
         _Spec("reference", "reference", "built-in", "", ReferenceEvaluator(), failing),
         _Spec("judge", "judge", "built-in", "", JudgeEvaluator(judge, rubric=rubric), failing),
     ]
-    ev = program.evolution
-    if ev.must_match or ev.must_not_match or ev.max_output_chars:
-        rule = RuleEvaluator(list(ev.must_match), list(ev.must_not_match),
-                             ev.max_output_chars or None)
-        specs.append(_Spec("rules", "rule", "configured", "", rule, failing))
+    rules = program_rules(program)
+    if rules is not None:
+        specs.append(_Spec("rules", "rule", "configured", "", rules, failing))
     return specs
 
 

@@ -12,12 +12,22 @@ from gepad.llm import ChatTaskRunner, LLMClient, LLMReflection, ModelSettings
 from gepad.programs import Program
 from gepad.rubric import Rubric
 
-__all__ = ["LiteLLMSeams", "model_settings"]
+__all__ = ["LiteLLMSeams", "model_settings", "program_rules"]
 
 
 def model_settings(settings: ModelSettings, fallback: ModelSettings) -> ModelSettings:
     """A role without its own model (reflection, judge) uses the task model's settings."""
     return settings if settings.model else fallback
+
+
+def program_rules(program: Program) -> RuleEvaluator | None:
+    """The checks the program's operator configured (must match, must not match, length), as one
+    evaluator; None when it sets none."""
+    ev = program.evolution
+    if not (ev.must_match or ev.must_not_match or ev.max_output_chars):
+        return None
+    return RuleEvaluator(list(ev.must_match), list(ev.must_not_match),
+                         ev.max_output_chars or None)
 
 
 def _default_client(settings: ModelSettings) -> LLMClient:
@@ -63,12 +73,10 @@ class LiteLLMSeams:
                 f"program {program.name!r} has no task_model.model; set one to evolve it"
             )
         task = model_settings(program.task_model, program.task_model)
-        ev = program.evolution
         members: list[Evaluator] = [ReferenceEvaluator()]
-        if ev.must_match or ev.must_not_match or ev.max_output_chars:
-            members.append(RuleEvaluator(
-                list(ev.must_match), list(ev.must_not_match), ev.max_output_chars or None,
-            ))
+        rules = program_rules(program)
+        if rules is not None:
+            members.append(rules)
         members.append(JudgeEvaluator(self.judge_client(program), rubric=rubric))
         members += extra  # the evaluators generated for the user's failure modes
         return Seams(

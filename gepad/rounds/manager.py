@@ -95,12 +95,16 @@ class _Live:
     changed: anyio.Event = field(default_factory=anyio.Event)
 
 
+def _rollouts(program: Program) -> int:
+    return program.evolution.rollouts_per_example or 1
+
+
 def engine_config(program: Program, seed: int, *, search_calls: int | None = None
                   ) -> EngineConfig:
     """The program's settings as the engine reads them; what it leaves at 0 is sized from the
     metric calls the round's search may spend (`gepad.rounds.sizing`)."""
     ev = program.evolution
-    rollouts = ev.rollouts_per_example or 1
+    rollouts = _rollouts(program)
     minibatch = ev.minibatch_size or minibatch_for(search_calls, rollouts)
     iterations = ev.max_iterations_per_round or iterations_for(search_calls,
                                                                minibatch * rollouts)
@@ -346,7 +350,7 @@ class RoundManager:
                                                  [row.event for row in inputs.events])
         # The same examples, now with the rubric the reflection LM is to read.
         dataset = Dataset(dataset, [item.line() for item in rubric.items])
-        calibrated = await self._calibrate(run, program, rubric, inputs.events)
+        calibrated = await self._calibrate(run, program, rubric, dataset, inputs.events)
         if calibrated.deciding == ():
             # Nothing could tell a better prompt from the served one: spend nothing on a search.
             await self._end(run, "succeeded", f"no decision: {calibrated.note}; more labelled "
@@ -366,7 +370,7 @@ class RoundManager:
         budgets = self._budgets(run.budget, run, today)
         round_cap = budgets[0]
         # The gate's rollouts are set aside before the search spends: a round always decides.
-        gate = len(dataset.gate_ids) * (program.evolution.rollouts_per_example or 1) * 2
+        gate = len(dataset.gate_ids) * _rollouts(program) * 2
         # Sized from the round's own cap rather than what is left of it, so that a round resumed
         # after a restart keeps the shape it started with.
         round_calls = round_cap.max_metric_calls
@@ -456,19 +460,17 @@ class RoundManager:
         log.warning("run %s: the rubric was not updated: %s", run.run_id, update.error)
         return update.rubric, f" (rubric not updated: {update.error})"
 
-    async def _calibrate(self, run: Run, program: Program, rubric: Rubric,
+    async def _calibrate(self, run: Run, program: Program, rubric: Rubric, dataset: Dataset,
                          rows: list[EventRow]) -> CalibrationStep:
         """The user's evaluators kept calibrated (calibration_step.py); what changed goes to the
         run's progress stream and the log."""
         before = await self._store.evaluator_set(run.user_id, run.program)
         if not self._calibration.enabled:
             return CalibrationStep(before, (), None, "", Usage())
-        corrected: dict[str, str] = {}
-        for row in rows:
-            if row.event.kind == "correction" and row.event.correction:
-                corrected[row.example_id] = row.event.correction
-        references = {row.event.event_id: corrected[row.example_id] for row in rows
-                      if row.example_id in corrected}
+        # Each labelled output is compared with its example's correction, as the panel does.
+        references = {row.event.event_id: reference for row in rows
+                      if row.example_id in dataset
+                      and (reference := dataset[row.example_id].reference) is not None}
         step_ = await calibrate_evaluators(
             program, rubric, [row.event for row in rows], references, before,
             self._seams.judge_client(program), self._calibration, self._clock())
