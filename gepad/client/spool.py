@@ -158,7 +158,8 @@ class FileSpool:
         while at < len(data):
             (length,) = _HEADER.unpack_from(data, at)
             try:
-                events.extend(pb.FeedbackBatch.FromString(data[at + 4:at + 4 + length]).events)
+                start = at + _HEADER.size
+                events.extend(pb.FeedbackBatch.FromString(data[start:start + length]).events)
             except DecodeError:
                 log.error("gepad: %s: an unreadable spool record of %d bytes was dropped",
                           self.path, length)
